@@ -1,0 +1,93 @@
+//! Use cases: one function per thing a user does, each in one transaction, each taking the
+//! request context ([`Ctx`]) and checking its permission first. A refusal is written to the audit
+//! log before it is returned. Handlers in `web` and commands in `weige` call these and nothing below.
+
+mod accounts;
+mod api_keys;
+mod audit;
+mod auth;
+mod ctx;
+pub mod demo;
+mod error;
+mod grid;
+mod secret;
+
+pub use accounts::{AccountView, GrantView, NewAccountInput};
+pub use api_keys::{ApiKeyView, CreatedApiKey};
+pub use audit::AuditView;
+pub use auth::LoginOk;
+pub use ctx::{Actor, Ctx, Origin};
+pub use error::AppError;
+pub use grid::NodeView;
+pub use secret::random_hex;
+
+use domain::{LoginPolicy, Millis};
+use store::{Engine, Store};
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Settings the use cases need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Sessions idle longer than this end.
+    pub session_idle_minutes: i64,
+    pub login_policy: LoginPolicy,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            session_idle_minutes: 30,
+            login_policy: LoginPolicy::default(),
+        }
+    }
+}
+
+/// The application: the store and the settings. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub store: Store,
+    pub settings: Settings,
+}
+
+/// Facts about the running system, for the system admin.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SystemInfo {
+    pub version: &'static str,
+    pub engine: &'static str,
+    pub schema_version: i64,
+    pub session_idle_minutes: i64,
+    pub max_failed_logins: u32,
+    pub lock_minutes: i64,
+}
+
+pub fn now() -> Millis {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    Millis(ms)
+}
+
+impl App {
+    pub fn new(store: Store, settings: Settings) -> App {
+        App { store, settings }
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.store.engine()
+    }
+
+    pub async fn system_info(&self, ctx: &Ctx) -> Result<SystemInfo> {
+        self.require_anywhere(ctx, domain::Permission::ConfigureSystem, "system")
+            .await?;
+        Ok(SystemInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            engine: self.engine().as_str(),
+            schema_version: store::MIGRATIONS.last().map_or(0, |m| m.version),
+            session_idle_minutes: self.settings.session_idle_minutes,
+            max_failed_logins: self.settings.login_policy.max_failures,
+            lock_minutes: self.settings.login_policy.lock_minutes,
+        })
+    }
+}

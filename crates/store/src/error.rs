@@ -1,0 +1,92 @@
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write; the name is the same on both engines.
+    #[error("conflict on {0}")]
+    Conflict(String),
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(String),
+    #[error("bad database URL {0}")]
+    BadUrl(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether this is a unique-constraint conflict on the named constraint.
+    pub fn is_conflict_on(&self, name: &str) -> bool {
+        matches!(self, StoreError::Conflict(n) if n == name)
+    }
+}
+
+/// SQLite reports a unique violation as `UNIQUE constraint failed: table.col, table.col` without
+/// the index name; this maps those columns back to the name, read from the SQLite migrations.
+static SQLITE_UNIQUE_INDEXES: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
+    let mut map = HashMap::new();
+    for m in crate::migrate::MIGRATIONS {
+        for stmt in m.sqlite.split(';') {
+            let words: Vec<&str> = stmt.split_whitespace().collect();
+            if let ["CREATE", "UNIQUE", "INDEX", name, "ON", table, rest @ ..] = words.as_slice() {
+                let cols = rest.join(" ");
+                let cols = cols.trim_start_matches('(').trim_end_matches(')');
+                let key = cols
+                    .split(',')
+                    .map(|c| format!("{table}.{}", c.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                map.insert(key, (*name).to_owned());
+            }
+        }
+    }
+    map
+});
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+                if let Some(name) = db.constraint() {
+                    return StoreError::Conflict(name.to_owned());
+                }
+                let message = db.message();
+                let columns = message.rsplit(": ").next().unwrap_or_default();
+                match SQLITE_UNIQUE_INDEXES.get(columns) {
+                    Some(name) => StoreError::Conflict(name.clone()),
+                    None => StoreError::Database(e),
+                }
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_unique_columns_map_to_the_shared_index_names() {
+        assert_eq!(
+            SQLITE_UNIQUE_INDEXES
+                .get("account.username")
+                .map(String::as_str),
+            Some("account_username_key")
+        );
+        assert_eq!(
+            SQLITE_UNIQUE_INDEXES
+                .get("role_grant.account_id, role_grant.role, role_grant.scope_id")
+                .map(String::as_str),
+            Some("role_grant_key")
+        );
+    }
+}

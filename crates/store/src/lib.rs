@@ -1,0 +1,204 @@
+//! The database. One [`Store`] over SQLite or PostgreSQL, chosen by the URL at start-up; both
+//! engines are always compiled in. Repositories are methods on [`Tx`], a transaction: every use
+//! case runs in exactly one, so nothing is ever half-written. The SQL text is the same for both
+//! engines (`$1…$n` placeholders work on both); the [`on!`] macro expands one body per engine so
+//! each query is type-checked against both drivers. The store stores and finds; it decides no rule.
+
+mod accounts;
+mod api_keys;
+mod audit;
+mod error;
+mod grid;
+mod migrate;
+pub mod testing;
+
+pub use accounts::{Account, GrantRow, NewAccount, NewSession, SessionRow};
+pub use api_keys::{ApiKeyRow, NewApiKey};
+pub use audit::{AuditEvent, AuditQuery, NewAuditEvent};
+pub use error::StoreError;
+pub use grid::GridNode;
+pub use migrate::{MIGRATIONS, MigrateReport};
+
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// A pool of connections to one database.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// One transaction. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs the same body against whichever engine the transaction is on; inside, `$c` is the
+/// connection (`&mut SqliteConnection` or `&mut PgConnection`): pass it as `&mut *$c`.
+macro_rules! on {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on;
+
+/// Hides the password of a database URL, for logs and messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***{}", &url[..scheme_end], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Store {
+    /// Opens the database a URL names: `sqlite://path` (the file is created if missing) or
+    /// `postgres://user@host:port/db`. Fails with [`StoreError::Unavailable`] when it cannot be reached.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let shown = redact_url(url);
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::BadUrl(format!("{shown}: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("{shown}: {e}")))?;
+            Ok(Store::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::BadUrl(format!("{shown}: {e}")))?;
+            // One connection first, so that the cause (refused, unknown database, auth) is what is reported.
+            let probe = tokio::time::timeout(
+                Duration::from_secs(10),
+                PgConnection::connect_with(&options),
+            )
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("{shown}: no answer within 10 s")))?
+            .map_err(|e| StoreError::Unavailable(format!("{shown}: {e}")))?;
+            let _ = probe.close().await;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_lazy_with(options);
+            Ok(Store::Postgres(pool))
+        } else {
+            Err(StoreError::BadUrl(format!(
+                "{shown}: the database URL starts with sqlite:// or postgres://"
+            )))
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Store::Sqlite(_) => Engine::Sqlite,
+            Store::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// A transaction that may write. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so two writers queue instead of failing halfway with SQLITE_BUSY.
+    pub async fn write(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A transaction that only reads.
+    pub async fn read(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await?.rows_affected(),
+            Store::Postgres(p) => sqlx::query("SELECT 1").execute(p).await?.rows_affected(),
+        };
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(p) => p.close().await,
+            Store::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_the_logs() {
+        assert_eq!(
+            redact_url("postgres://weige:s3cret@db:5432/weige"),
+            "postgres://weige:***@db:5432/weige"
+        );
+        assert_eq!(redact_url("sqlite://weige.db"), "sqlite://weige.db");
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+    }
+}

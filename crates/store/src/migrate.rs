@@ -1,0 +1,100 @@
+//! Schema migrations, embedded in the binary, one SQL file per engine and version. Applied in
+//! order inside one transaction; a migration changed after it was applied is refused.
+
+use crate::{Result, Store, StoreError, Tx, on};
+use domain::Millis;
+use sha2::{Digest, Sha256};
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+}];
+
+/// What a migration run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrateReport {
+    pub applied: Vec<(i64, &'static str)>,
+    pub already_applied: usize,
+}
+
+fn checksum(sql: &str) -> String {
+    Sha256::digest(sql.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS weige_migration (
+    version     BIGINT PRIMARY KEY,
+    name        TEXT   NOT NULL,
+    checksum    TEXT   NOT NULL,
+    applied_at  BIGINT NOT NULL
+)";
+
+impl Store {
+    /// Brings the schema up to date. Safe to run again, and from several servers at once.
+    pub async fn migrate(&self, now: Millis) -> Result<MigrateReport> {
+        let mut tx = self.write().await?;
+        let applied: Vec<(i64, String)> = on!(&mut tx, c => {
+            sqlx::raw_sql(CREATE_LEDGER).execute(&mut *c).await?;
+            if matches!(self, Store::Postgres(_)) {
+                sqlx::query("LOCK TABLE weige_migration IN EXCLUSIVE MODE").execute(&mut *c).await?;
+            }
+            sqlx::query_as("SELECT version, checksum FROM weige_migration ORDER BY version")
+                .fetch_all(&mut *c)
+                .await?
+        });
+        let mut report = MigrateReport {
+            applied: Vec::new(),
+            already_applied: 0,
+        };
+        for m in MIGRATIONS {
+            let sql = match tx {
+                Tx::Sqlite(_) => m.sqlite,
+                Tx::Postgres(_) => m.postgres,
+            };
+            let sum = checksum(sql);
+            if let Some((_, known)) = applied.iter().find(|(v, _)| *v == m.version) {
+                if *known != sum {
+                    return Err(StoreError::Migration(format!(
+                        "migration {} ({}) was changed after it was applied to this database",
+                        m.version, m.name
+                    )));
+                }
+                report.already_applied += 1;
+                continue;
+            }
+            on!(&mut tx, c => {
+                sqlx::raw_sql(sql).execute(&mut *c).await.map_err(|e| {
+                    StoreError::Migration(format!("migration {} ({}): {e}", m.version, m.name))
+                })?;
+                sqlx::query("INSERT INTO weige_migration (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind(&sum)
+                    .bind(now.0)
+                    .execute(&mut *c)
+                    .await?;
+            });
+            report.applied.push((m.version, m.name));
+        }
+        if let Some((latest, _)) = applied.last()
+            && *latest > MIGRATIONS.last().map_or(0, |m| m.version)
+        {
+            return Err(StoreError::Migration(format!(
+                "the database is at schema version {latest}, newer than this program knows; use a newer weige"
+            )));
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+}

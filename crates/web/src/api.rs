@@ -1,0 +1,409 @@
+//! The JSON API under `/api/v1`, and its OpenAPI 3 document at `/api/openapi.json` with a
+//! browsable page at `/api/docs`. Callers authenticate with a session (cookie plus the
+//! `X-CSRF-Token` header on writes) or an API key (`Authorization: Bearer wk_…`).
+
+use crate::AppState;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+use crate::middleware::SESSION_COOKIE;
+use app::{
+    AccountView, ApiKeyView, AuditView, CreatedApiKey, Ctx, GrantView, NewAccountInput, NodeView,
+    SystemInfo,
+};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// A signed-in caller; anyone else is refused with 401.
+pub struct Staff(pub Ctx);
+
+impl<S: Send + Sync> FromRequestParts<S> for Staff {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match parts.extensions.get::<Ctx>() {
+            Some(ctx) if !matches!(ctx.actor, app::Actor::Anonymous) => Ok(Staff(ctx.clone())),
+            _ => Err(app::AppError::Unauthenticated.into()),
+        }
+    }
+}
+
+/// The caller, signed in or not.
+pub struct AnyCtx(pub Ctx);
+
+impl<S: Send + Sync> FromRequestParts<S> for AnyCtx {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Ctx>()
+            .cloned()
+            .map(AnyCtx)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "no request context",
+                )
+            })
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+pub fn session_cookie(token: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}")
+}
+
+pub fn clear_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginInput {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// Send it back as `X-CSRF-Token` on every write made with the session cookie.
+    pub csrf_token: String,
+    pub account: AccountView,
+}
+
+/// Signs in and sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = LoginInput,
+    responses((status = 200, body = SessionView), (status = 401, body = ErrorBody), (status = 423, description = "locked", body = ErrorBody)))]
+async fn login(
+    State(state): State<AppState>,
+    AnyCtx(ctx): AnyCtx,
+    ApiJson(input): ApiJson<LoginInput>,
+) -> Result<Response, ApiError> {
+    let ok = state
+        .app
+        .login(&input.username, &input.password, ctx.origin)
+        .await?;
+    let cookie = session_cookie(&ok.token, state.config.secure_cookies);
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(SessionView {
+            csrf_token: ok.csrf_token,
+            account: ok.account,
+        }),
+    )
+        .into_response())
+}
+
+/// Signs out: ends the session.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, Staff(ctx): Staff) -> Result<Response, ApiError> {
+    state.app.logout(&ctx).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_session_cookie())],
+    )
+        .into_response())
+}
+
+/// The signed-in account, its roles and scopes.
+#[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, body = AccountView), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, Staff(ctx): Staff) -> ApiResult<AccountView> {
+    Ok(Json(state.app.me(&ctx).await?))
+}
+
+/// One node of the grid tree.
+#[utoipa::path(get, path = "/api/v1/grid/nodes/{code}", tag = "grid", params(("code" = String, Path, description = "grid code")),
+    responses((status = 200, body = NodeView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn grid_node(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<NodeView> {
+    Ok(Json(state.app.grid_node(&ctx, &code).await?))
+}
+
+/// The children of a node of the grid tree.
+#[utoipa::path(get, path = "/api/v1/grid/nodes/{code}/children", tag = "grid", params(("code" = String, Path, description = "grid code")),
+    responses((status = 200, body = [NodeView]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn grid_children(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<Vec<NodeView>> {
+    Ok(Json(state.app.grid_children(&ctx, &code).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ScopeQuery {
+    /// A grid code inside the caller's scope; default: the caller's outermost scope.
+    pub scope: Option<String>,
+}
+
+/// Accounts whose home lies inside a scope (security admin).
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(ScopeQuery),
+    responses((status = 200, body = [AccountView]), (status = 403, body = ErrorBody)))]
+async fn list_accounts(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<ScopeQuery>,
+) -> ApiResult<Vec<AccountView>> {
+    Ok(Json(
+        state.app.list_accounts(&ctx, q.scope.as_deref()).await?,
+    ))
+}
+
+/// Creates a staff account (security admin).
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = NewAccountInput,
+    responses((status = 201, body = AccountView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_account(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiJson(input): ApiJson<NewAccountInput>,
+) -> Result<Response, ApiError> {
+    let account = state.app.create_account(&ctx, &input).await?;
+    Ok((StatusCode::CREATED, Json(account)).into_response())
+}
+
+/// One account (security admin).
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = i64, Path)),
+    responses((status = 200, body = AccountView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_account(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<AccountView> {
+    Ok(Json(state.app.get_account(&ctx, id).await?))
+}
+
+/// Disables an account and ends its sessions (security admin).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/disable", tag = "accounts", params(("id" = i64, Path)),
+    responses((status = 200, body = AccountView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn disable_account(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<AccountView> {
+    Ok(Json(state.app.set_account_disabled(&ctx, id, true).await?))
+}
+
+/// Enables an account again (security admin).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/enable", tag = "accounts", params(("id" = i64, Path)),
+    responses((status = 200, body = AccountView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn enable_account(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<AccountView> {
+    Ok(Json(state.app.set_account_disabled(&ctx, id, false).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordInput {
+    pub password: String,
+}
+
+/// Sets a new password, unlocks the account and ends its sessions (security admin).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/password", tag = "accounts", params(("id" = i64, Path)), request_body = PasswordInput,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn reset_password(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<PasswordInput>,
+) -> Result<StatusCode, ApiError> {
+    state.app.reset_password(&ctx, id, &input.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct GrantInput {
+    /// e.g. `grid_worker`, `community_staff`, `audit_admin`.
+    pub role: String,
+    /// The grid code the role is held on.
+    pub scope: String,
+}
+
+/// Grants a role on a scope (security admin).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/grants", tag = "accounts", params(("id" = i64, Path)), request_body = GrantInput,
+    responses((status = 201, body = GrantView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn grant_role(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<GrantInput>,
+) -> Result<Response, ApiError> {
+    let grant = state
+        .app
+        .grant_role(&ctx, id, &input.role, &input.scope)
+        .await?;
+    Ok((StatusCode::CREATED, Json(grant)).into_response())
+}
+
+/// Revokes a role grant (security admin).
+#[utoipa::path(delete, path = "/api/v1/accounts/{id}/grants/{grant_id}", tag = "accounts", params(("id" = i64, Path), ("grant_id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_grant(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath((id, grant_id)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    state.app.revoke_grant(&ctx, id, grant_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// API keys whose scope lies inside a scope (security admin).
+#[utoipa::path(get, path = "/api/v1/apikeys", tag = "apikeys", params(ScopeQuery),
+    responses((status = 200, body = [ApiKeyView]), (status = 403, body = ErrorBody)))]
+async fn list_api_keys(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<ScopeQuery>,
+) -> ApiResult<Vec<ApiKeyView>> {
+    Ok(Json(
+        state.app.list_api_keys(&ctx, q.scope.as_deref()).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ApiKeyInput {
+    pub name: String,
+    /// An operational role (not an admin role).
+    pub role: String,
+    pub scope: String,
+}
+
+/// Creates an API key; the key is in the answer once and never again (security admin).
+#[utoipa::path(post, path = "/api/v1/apikeys", tag = "apikeys", request_body = ApiKeyInput,
+    responses((status = 201, body = CreatedApiKey), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_api_key(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiJson(input): ApiJson<ApiKeyInput>,
+) -> Result<Response, ApiError> {
+    let created = state
+        .app
+        .create_api_key(&ctx, &input.name, &input.role, &input.scope)
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// Revokes an API key (security admin).
+#[utoipa::path(delete, path = "/api/v1/apikeys/{id}", tag = "apikeys", params(("id" = i64, Path)),
+    responses((status = 200, body = ApiKeyView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn revoke_api_key(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<ApiKeyView> {
+    Ok(Json(state.app.revoke_api_key(&ctx, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditParams {
+    pub scope: Option<String>,
+    /// e.g. `login_failed`, `permission_denied`.
+    pub action: Option<String>,
+    /// Only events with a smaller id (the last id of the previous page).
+    pub before: Option<i64>,
+    /// 1 to 500, default 50.
+    pub limit: Option<i64>,
+}
+
+/// The audit log, newest first (audit admin).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
+    responses((status = 200, body = [AuditView]), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn audit(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<AuditParams>,
+) -> ApiResult<Vec<AuditView>> {
+    Ok(Json(
+        state
+            .app
+            .list_audit(
+                &ctx,
+                q.scope.as_deref(),
+                q.action.as_deref(),
+                q.before,
+                q.limit,
+            )
+            .await?,
+    ))
+}
+
+/// Version, database and security settings (system admin).
+#[utoipa::path(get, path = "/api/v1/system", tag = "system", responses((status = 200, body = SystemInfo), (status = 403, body = ErrorBody)))]
+async fn system(State(state): State<AppState>, Staff(ctx): Staff) -> ApiResult<SystemInfo> {
+    Ok(Json(state.app.system_info(&ctx).await?))
+}
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Weige 微格 API", description = "微网实格社区治理平台接口 / the micro-grid community governance API. \
+        Errors are JSON `{code, message}`. Writes with the session cookie need the `X-CSRF-Token` header."),
+    paths(login, logout, me, grid_node, grid_children, list_accounts, create_account, get_account, disable_account,
+          enable_account, reset_password, grant_role, revoke_grant, list_api_keys, create_api_key, revoke_api_key,
+          audit, system),
+    components(schemas(ErrorBody)),
+    modifiers(&Security),
+    security(("api_key" = []), ("session" = [])),
+    tags((name = "session", description = "登录与会话 / signing in"), (name = "grid", description = "网格 / the grid tree"),
+         (name = "accounts", description = "账户与授权 / accounts and roles"), (name = "apikeys", description = "API 密钥 / API keys"),
+         (name = "audit", description = "审计日志 / audit log"), (name = "system", description = "系统 / system"))
+)]
+pub struct ApiDoc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/session", post(login).delete(logout))
+        .route("/me", get(me))
+        .route("/grid/nodes/{code}", get(grid_node))
+        .route("/grid/nodes/{code}/children", get(grid_children))
+        .route("/accounts", get(list_accounts).post(create_account))
+        .route("/accounts/{id}", get(get_account))
+        .route("/accounts/{id}/disable", post(disable_account))
+        .route("/accounts/{id}/enable", post(enable_account))
+        .route("/accounts/{id}/password", post(reset_password))
+        .route("/accounts/{id}/grants", post(grant_role))
+        .route("/accounts/{id}/grants/{grant_id}", delete(revoke_grant))
+        .route("/apikeys", get(list_api_keys).post(create_api_key))
+        .route("/apikeys/{id}", delete(revoke_api_key))
+        .route("/audit", get(audit))
+        .route("/system", get(system))
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+async fn docs_page() -> Html<&'static str> {
+    Html(include_str!("../assets/apidocs.html"))
+}
+
+pub fn doc_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/docs", get(docs_page))
+}

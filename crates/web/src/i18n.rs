@@ -1,0 +1,234 @@
+//! Interface text in Simplified Chinese (the default) and English, chosen by the `weige_lang`
+//! cookie; and how instants are shown (Asia/Shanghai, which keeps UTC+8 all year).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::{FixedOffset, TimeZone};
+use std::convert::Infallible;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locale {
+    Zh,
+    En,
+}
+
+/// The translator handed to every template.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr(pub Locale);
+
+pub const LANG_COOKIE: &str = "weige_lang";
+
+/// (key, 中文, English)
+const TEXTS: &[(&str, &str, &str)] = &[
+    ("app.name", "微格", "Weige"),
+    (
+        "app.tagline",
+        "微网实格 · 社区治理平台",
+        "Micro-grid community governance",
+    ),
+    ("lang.switch", "English", "中文"),
+    ("nav.home", "首页", "Home"),
+    ("nav.grid", "网格", "Grid"),
+    ("nav.accounts", "账户管理", "Accounts"),
+    ("nav.apikeys", "API 密钥", "API keys"),
+    ("nav.audit", "审计日志", "Audit log"),
+    ("nav.system", "系统设置", "System"),
+    ("nav.apidocs", "接口文档", "API docs"),
+    ("nav.logout", "退出登录", "Sign out"),
+    ("login.title", "登录", "Sign in"),
+    ("login.username", "用户名", "Username"),
+    ("login.password", "密码", "Password"),
+    ("login.submit", "登录", "Sign in"),
+    (
+        "login.bad",
+        "用户名或密码错误",
+        "Wrong username or password",
+    ),
+    (
+        "login.locked",
+        "登录失败次数过多，账户已锁定，请 15 分钟后再试或联系安全管理员",
+        "Too many failed sign-ins: the account is locked. Try again in 15 minutes or ask the security admin",
+    ),
+    (
+        "login.expired",
+        "会话已超时，请重新登录",
+        "Your session has ended; please sign in again",
+    ),
+    ("login.loggedout", "您已退出登录", "You have signed out"),
+    (
+        "login.hint",
+        "演示账户的用户名和密码在启动时打印于终端",
+        "The demo accounts and passwords are printed in the terminal at start",
+    ),
+    ("home.welcome", "您好", "Welcome"),
+    ("home.roles", "我的角色与网格范围", "My roles and scopes"),
+    (
+        "home.noroles",
+        "您的账户尚未被授予任何角色，请联系安全管理员。",
+        "Your account holds no role yet; ask the security admin.",
+    ),
+    ("home.shortcuts", "常用功能", "Shortcuts"),
+    ("col.role", "角色", "Role"),
+    ("col.scope", "网格范围", "Scope"),
+    ("col.username", "用户名", "Username"),
+    ("col.name", "姓名", "Name"),
+    ("col.status", "状态", "Status"),
+    ("col.actions", "操作", "Actions"),
+    ("col.time", "时间", "Time"),
+    ("col.actor", "操作人", "Actor"),
+    ("col.action", "事件", "Event"),
+    ("col.target", "对象", "Target"),
+    ("col.outcome", "结果", "Outcome"),
+    ("col.client", "来源地址", "Client"),
+    ("col.detail", "详情", "Detail"),
+    ("col.code", "编码", "Code"),
+    ("col.level", "层级", "Level"),
+    ("col.keyname", "名称", "Name"),
+    ("col.prefix", "密钥前缀", "Prefix"),
+    ("col.created", "创建", "Created"),
+    ("col.lastused", "最近使用", "Last used"),
+    ("status.active", "正常", "Active"),
+    ("status.disabled", "已停用", "Disabled"),
+    ("status.locked", "已锁定", "Locked"),
+    ("status.revoked", "已吊销", "Revoked"),
+    ("accounts.create", "新建账户", "New account"),
+    ("accounts.password", "初始密码", "Initial password"),
+    ("accounts.home", "所属网格", "Home node"),
+    ("accounts.grant", "授予角色", "Grant role"),
+    ("accounts.revoke", "撤销", "Revoke"),
+    ("accounts.disable", "停用", "Disable"),
+    ("accounts.enable", "启用", "Enable"),
+    ("accounts.reset", "重置密码", "Reset password"),
+    ("accounts.newpassword", "新密码", "New password"),
+    (
+        "accounts.policy",
+        "至少 8 位，包含大写字母、小写字母、数字、符号中的三类",
+        "At least 8 characters mixing 3 of: upper case, lower case, digits, symbols",
+    ),
+    ("apikeys.create", "新建 API 密钥", "New API key"),
+    (
+        "apikeys.once",
+        "请立即复制并妥善保存此密钥，它只显示这一次：",
+        "Copy this key now and keep it safe; it is shown only once:",
+    ),
+    ("apikeys.revoke", "吊销", "Revoke"),
+    (
+        "apikeys.usage",
+        "调用接口时在请求头中携带 Authorization: Bearer <密钥>",
+        "Send it as Authorization: Bearer <key>",
+    ),
+    ("audit.filter", "筛选", "Filter"),
+    ("audit.allactions", "全部事件", "All events"),
+    ("audit.more", "加载更多", "Load more"),
+    ("audit.none", "没有记录", "No events"),
+    ("grid.title", "网格范围", "Grid scope"),
+    (
+        "grid.note",
+        "地图、楼栋与住户将在网格功能中提供。",
+        "The map, buildings and households come with the grid feature.",
+    ),
+    ("system.title", "系统信息", "System"),
+    ("system.version", "版本", "Version"),
+    ("system.engine", "数据库", "Database"),
+    ("system.schema", "数据库结构版本", "Schema version"),
+    (
+        "system.idle",
+        "会话空闲超时（分钟）",
+        "Session idle timeout (minutes)",
+    ),
+    ("system.lockout", "登录失败锁定", "Sign-in lockout"),
+    ("common.submit", "提交", "Submit"),
+    ("common.save", "保存", "Save"),
+    ("common.ok", "操作成功", "Done"),
+    ("common.error", "操作失败", "Failed"),
+    ("common.confirm", "确定要执行此操作吗？", "Are you sure?"),
+    (
+        "error.403",
+        "您无权访问此页面，本次访问已记录。",
+        "You may not open this page; the attempt was recorded.",
+    ),
+    ("error.404", "页面不存在。", "There is no such page."),
+    ("error.back", "返回首页", "Back to the home page"),
+];
+
+impl Tr {
+    pub fn t(&self, key: &str) -> &'static str {
+        match TEXTS.iter().find(|(k, _, _)| *k == key) {
+            Some((_, zh, en)) => match self.0 {
+                Locale::Zh => zh,
+                Locale::En => en,
+            },
+            None => "?",
+        }
+    }
+
+    pub fn is_en(&self) -> bool {
+        self.0 == Locale::En
+    }
+
+    pub fn html_lang(&self) -> &'static str {
+        if self.is_en() { "en" } else { "zh-CN" }
+    }
+
+    pub fn role(&self, role: &str) -> &'static str {
+        match domain::Role::parse(role) {
+            Some(r) if self.is_en() => r.label_en(),
+            Some(r) => r.label_zh(),
+            None => "?",
+        }
+    }
+
+    pub fn time(&self, ms: &i64) -> String {
+        format_time(*ms)
+    }
+
+    pub fn opt_time(&self, ms: &Option<i64>) -> String {
+        ms.map(format_time).unwrap_or_else(|| "—".into())
+    }
+}
+
+/// `2026-11-28 16:20:00` in Beijing time.
+pub fn format_time(ms: i64) -> String {
+    let Some(offset) = FixedOffset::east_opt(8 * 3600) else {
+        return ms.to_string();
+    };
+    match offset.timestamp_millis_opt(ms).single() {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+/// The locale of the request, from its cookie.
+pub struct Lang(pub Tr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let en = crate::middleware::cookie(&parts.headers, LANG_COOKIE).is_some_and(|v| v == "en");
+        Ok(Lang(Tr(if en { Locale::En } else { Locale::Zh })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_has_both_languages_and_a_unique_key() {
+        let mut keys: Vec<&str> = TEXTS.iter().map(|t| t.0).collect();
+        keys.sort();
+        let before = keys.len();
+        keys.dedup();
+        assert_eq!(before, keys.len(), "duplicate keys");
+        assert!(
+            TEXTS
+                .iter()
+                .all(|(_, zh, en)| !zh.is_empty() && !en.is_empty())
+        );
+    }
+
+    #[test]
+    fn times_show_in_beijing_time() {
+        assert_eq!(format_time(0), "1970-01-01 08:00:00");
+    }
+}

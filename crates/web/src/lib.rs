@@ -1,0 +1,93 @@
+//! HTTP: the pages (askama templates, htmx), the JSON API under `/api/v1` with its OpenAPI
+//! document, health and metrics. A handler extracts, calls one `app` function and renders; the
+//! permission checks live in `app`, the request context is built once per request here.
+
+mod api;
+mod assets;
+mod error;
+mod i18n;
+mod metrics;
+mod middleware;
+mod pages;
+
+pub use api::ApiDoc;
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Web settings.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (set when served over HTTPS, usually behind a proxy).
+    pub secure_cookies: bool,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            secure_cookies: false,
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler may ask for.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: app::App,
+    pub config: Arc<WebConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(app: app::App, config: WebConfig) -> AppState {
+        AppState {
+            app,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .merge(api::doc_routes())
+        .merge(assets::routes())
+        .merge(metrics::routes())
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

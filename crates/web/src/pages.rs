@@ -1,0 +1,732 @@
+//! The HTML pages. Each handler checks nothing itself: `app` does, and a refusal becomes the 403
+//! page. Forms post back and redirect with a flash message (`?ok=` / `?err=`).
+
+use crate::AppState;
+use crate::api::{clear_session_cookie, session_cookie};
+use crate::error::{ApiForm, ApiQuery};
+use crate::i18n::{LANG_COOKIE, Lang, Tr};
+use app::{AccountView, ApiKeyView, AppError, AuditView, Ctx, NodeView, SystemInfo};
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use domain::{AuditAction, Permission, Role, access};
+use serde::Deserialize;
+
+/// A signed-in staff member on a page; anyone else is sent to the login page.
+pub struct Page {
+    ctx: Ctx,
+    tr: Tr,
+    path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Ok(Lang(tr)) = Lang::from_request_parts(parts, state).await;
+        match parts.extensions.get::<Ctx>() {
+            Some(ctx) if matches!(ctx.actor, app::Actor::Account { .. }) => Ok(Page {
+                ctx: ctx.clone(),
+                tr,
+                path: parts.uri.path().to_owned(),
+            }),
+            _ => {
+                let expired =
+                    crate::middleware::cookie(&parts.headers, crate::middleware::SESSION_COOKIE)
+                        .is_some();
+                let to = if expired {
+                    "/login?expired=1"
+                } else {
+                    "/login"
+                };
+                Err(Redirect::to(to).into_response())
+            }
+        }
+    }
+}
+
+struct Nav {
+    href: &'static str,
+    label: &'static str,
+    active: bool,
+}
+
+/// What the frame around every page needs.
+struct Layout {
+    tr: Tr,
+    title: &'static str,
+    user: String,
+    csrf: String,
+    path: String,
+    nav: Vec<Nav>,
+    ok: Option<String>,
+    err: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Flash {
+    ok: Option<String>,
+    err: Option<String>,
+}
+
+impl Page {
+    fn layout(&self, title_key: &str, flash: Flash) -> Layout {
+        let tr = self.tr;
+        let items: [(&str, &str, Option<Permission>); 7] = [
+            ("/", "nav.home", None),
+            ("/grid", "nav.grid", Some(Permission::ReadGrid)),
+            (
+                "/admin/accounts",
+                "nav.accounts",
+                Some(Permission::ManageAccounts),
+            ),
+            (
+                "/admin/apikeys",
+                "nav.apikeys",
+                Some(Permission::ManageApiKeys),
+            ),
+            ("/audit", "nav.audit", Some(Permission::ReadAudit)),
+            (
+                "/admin/system",
+                "nav.system",
+                Some(Permission::ConfigureSystem),
+            ),
+            ("/api/docs", "nav.apidocs", None),
+        ];
+        let nav = items
+            .into_iter()
+            .filter(|(_, _, p)| p.is_none_or(|p| access::allows_somewhere(&self.ctx.grants, p)))
+            .map(|(href, key, _)| Nav {
+                href,
+                label: tr.t(key),
+                active: self.path == href,
+            })
+            .collect();
+        let user = match &self.ctx.actor {
+            app::Actor::Account {
+                display_name,
+                username,
+                ..
+            } => format!("{display_name} ({username})"),
+            _ => String::new(),
+        };
+        Layout {
+            tr,
+            title: tr.t(title_key),
+            user,
+            csrf: self.ctx.csrf_token.clone().unwrap_or_default(),
+            path: self.path.clone(),
+            nav,
+            ok: flash.ok.map(|_| tr.t("common.ok").to_owned()),
+            err: flash.err,
+        }
+    }
+
+    /// The response for a failed use case on a page.
+    fn fail(&self, e: AppError) -> Response {
+        page_error(self.tr, e)
+    }
+}
+
+fn page_error(tr: Tr, e: AppError) -> Response {
+    match e {
+        AppError::Unauthenticated => Redirect::to("/login?expired=1").into_response(),
+        AppError::Forbidden(_) => error_page(tr, StatusCode::FORBIDDEN),
+        AppError::NotFound(_) => error_page(tr, StatusCode::NOT_FOUND),
+        other => {
+            let api = crate::error::ApiError::from(other);
+            render_error(tr, api.status, api.body.message)
+        }
+    }
+}
+
+fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate {
+    tr: Tr,
+    status: u16,
+    message: String,
+}
+
+fn render_error(tr: Tr, status: StatusCode, message: String) -> Response {
+    (
+        status,
+        render(&ErrorTemplate {
+            tr,
+            status: status.as_u16(),
+            message,
+        }),
+    )
+        .into_response()
+}
+
+pub fn error_page(tr: Tr, status: StatusCode) -> Response {
+    let key = if status == StatusCode::FORBIDDEN {
+        "error.403"
+    } else {
+        "error.404"
+    };
+    render_error(tr, status, tr.t(key).to_owned())
+}
+
+/// Percent-encodes a message for a redirect's query string.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// After a form: back to `to`, with the outcome as a flash message.
+fn back(tr: Tr, to: &str, outcome: Result<(), AppError>) -> Response {
+    match outcome {
+        Ok(()) => Redirect::to(&format!("{to}?ok=1")).into_response(),
+        Err(e @ (AppError::Unauthenticated | AppError::Forbidden(_))) => page_error(tr, e),
+        Err(e) => {
+            let message = crate::error::ApiError::from(e).body.message;
+            Redirect::to(&format!("{to}?err={}", encode(&message))).into_response()
+        }
+    }
+}
+
+// ---- login, logout, language -------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginTemplate {
+    tr: Tr,
+    error: Option<String>,
+    notice: Option<String>,
+    username: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct LoginQuery {
+    expired: Option<String>,
+    loggedout: Option<String>,
+}
+
+async fn login_page(Lang(tr): Lang, ApiQuery(q): ApiQuery<LoginQuery>) -> Response {
+    let notice = if q.expired.is_some() {
+        Some(tr.t("login.expired").to_owned())
+    } else if q.loggedout.is_some() {
+        Some(tr.t("login.loggedout").to_owned())
+    } else {
+        None
+    };
+    render(&LoginTemplate {
+        tr,
+        error: None,
+        notice,
+        username: String::new(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    Lang(tr): Lang,
+    req_ctx: axum::Extension<Ctx>,
+    ApiForm(form): ApiForm<LoginForm>,
+) -> Response {
+    match state
+        .app
+        .login(&form.username, &form.password, req_ctx.0.origin.clone())
+        .await
+    {
+        Ok(ok) => (
+            [(
+                header::SET_COOKIE,
+                session_cookie(&ok.token, state.config.secure_cookies),
+            )],
+            Redirect::to("/"),
+        )
+            .into_response(),
+        Err(e) => {
+            let (status, key) = match e {
+                AppError::Locked { .. } => (StatusCode::LOCKED, "login.locked"),
+                AppError::BadCredentials => (StatusCode::UNAUTHORIZED, "login.bad"),
+                other => return page_error(tr, other),
+            };
+            let t = LoginTemplate {
+                tr,
+                error: Some(tr.t(key).to_owned()),
+                notice: None,
+                username: form.username,
+            };
+            (status, render(&t)).into_response()
+        }
+    }
+}
+
+async fn logout(State(state): State<AppState>, page: Page) -> Response {
+    if let Err(e) = state.app.logout(&page.ctx).await {
+        return page.fail(e);
+    }
+    (
+        [(header::SET_COOKIE, clear_session_cookie())],
+        Redirect::to("/login?loggedout=1"),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct BackQuery {
+    back: Option<String>,
+}
+
+async fn set_language(Path(lang): Path<String>, ApiQuery(q): ApiQuery<BackQuery>) -> Response {
+    let value = if lang == "en" { "en" } else { "zh" };
+    // Only a path on this site: never an open redirect.
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/".into());
+    let cookie = format!("{LANG_COOKIE}={value}; Path=/; SameSite=Lax; Max-Age=31536000");
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
+}
+
+// ---- home and grid -----------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomeTemplate {
+    l: Layout,
+    account: AccountView,
+}
+
+async fn home(State(state): State<AppState>, page: Page) -> Response {
+    match state.app.me(&page.ctx).await {
+        Ok(account) => render(&HomeTemplate {
+            l: page.layout("nav.home", Flash::default()),
+            account,
+        }),
+        Err(e) => page.fail(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "grid.html")]
+struct GridTemplate {
+    l: Layout,
+    nodes: Vec<NodeView>,
+}
+
+async fn grid(State(state): State<AppState>, page: Page) -> Response {
+    if let Err(e) = state
+        .app
+        .require_anywhere(&page.ctx, Permission::ReadGrid, "grid page")
+        .await
+    {
+        return page.fail(e);
+    }
+    match state.app.readable_nodes(&page.ctx).await {
+        Ok(nodes) => render(&GridTemplate {
+            l: page.layout("nav.grid", Flash::default()),
+            nodes,
+        }),
+        Err(e) => page.fail(e),
+    }
+}
+
+// ---- accounts ----------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "accounts.html")]
+struct AccountsTemplate {
+    l: Layout,
+    accounts: Vec<AccountView>,
+    scopes: Vec<NodeView>,
+    roles: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ScopeFlash {
+    scope: Option<String>,
+    ok: Option<String>,
+    err: Option<String>,
+}
+
+fn role_options(tr: Tr, keep: impl Fn(Role) -> bool) -> Vec<(&'static str, &'static str)> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| keep(*r))
+        .map(|r| {
+            (
+                r.as_str(),
+                if tr.is_en() {
+                    r.label_en()
+                } else {
+                    r.label_zh()
+                },
+            )
+        })
+        .collect()
+}
+
+/// Nodes inside the scopes where the caller holds `permission`, for pickers.
+async fn scope_options(
+    state: &AppState,
+    ctx: &Ctx,
+    permission: Permission,
+) -> Result<Vec<NodeView>, AppError> {
+    let mut out = Vec::new();
+    for scope in access::scopes_for(&ctx.grants, permission) {
+        let mut nodes = state.app.grid_children(ctx, scope.as_str()).await?;
+        out.push(state.app.grid_node(ctx, scope.as_str()).await?);
+        out.append(&mut nodes);
+    }
+    Ok(out)
+}
+
+async fn accounts_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<ScopeFlash>,
+) -> Response {
+    let accounts = match state.app.list_accounts(&page.ctx, q.scope.as_deref()).await {
+        Ok(a) => a,
+        Err(e) => return page.fail(e),
+    };
+    let scopes = match scope_options(&state, &page.ctx, Permission::ManageAccounts).await {
+        Ok(s) => s,
+        Err(e) => return page.fail(e),
+    };
+    let l = page.layout(
+        "nav.accounts",
+        Flash {
+            ok: q.ok,
+            err: q.err,
+        },
+    );
+    render(&AccountsTemplate {
+        roles: role_options(page.tr, |_| true),
+        l,
+        accounts,
+        scopes,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct NewAccountForm {
+    username: String,
+    display_name: String,
+    password: String,
+    home_scope: String,
+}
+
+async fn create_account(
+    State(state): State<AppState>,
+    page: Page,
+    ApiForm(f): ApiForm<NewAccountForm>,
+) -> Response {
+    let input = app::NewAccountInput {
+        username: f.username,
+        display_name: f.display_name,
+        password: f.password,
+        home_scope: f.home_scope,
+    };
+    let outcome = state
+        .app
+        .create_account(&page.ctx, &input)
+        .await
+        .map(|_| ());
+    back(page.tr, "/admin/accounts", outcome)
+}
+
+#[derive(Debug, Deserialize)]
+struct GrantForm {
+    role: String,
+    scope: String,
+}
+
+async fn grant_role(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+    ApiForm(f): ApiForm<GrantForm>,
+) -> Response {
+    let outcome = state
+        .app
+        .grant_role(&page.ctx, id, &f.role, &f.scope)
+        .await
+        .map(|_| ());
+    back(page.tr, "/admin/accounts", outcome)
+}
+
+async fn revoke_grant(
+    State(state): State<AppState>,
+    page: Page,
+    Path((id, grant_id)): Path<(i64, i64)>,
+) -> Response {
+    let outcome = state.app.revoke_grant(&page.ctx, id, grant_id).await;
+    back(page.tr, "/admin/accounts", outcome)
+}
+
+async fn disable_account(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> Response {
+    let outcome = state
+        .app
+        .set_account_disabled(&page.ctx, id, true)
+        .await
+        .map(|_| ());
+    back(page.tr, "/admin/accounts", outcome)
+}
+
+async fn enable_account(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> Response {
+    let outcome = state
+        .app
+        .set_account_disabled(&page.ctx, id, false)
+        .await
+        .map(|_| ());
+    back(page.tr, "/admin/accounts", outcome)
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordForm {
+    password: String,
+}
+
+async fn reset_password(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+    ApiForm(f): ApiForm<PasswordForm>,
+) -> Response {
+    let outcome = state.app.reset_password(&page.ctx, id, &f.password).await;
+    back(page.tr, "/admin/accounts", outcome)
+}
+
+// ---- API keys ----------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "apikeys.html")]
+struct ApiKeysTemplate {
+    l: Layout,
+    keys: Vec<ApiKeyView>,
+    scopes: Vec<NodeView>,
+    roles: Vec<(&'static str, &'static str)>,
+    created: Option<String>,
+}
+
+async fn api_keys_view(
+    state: &AppState,
+    page: &Page,
+    flash: Flash,
+    created: Option<String>,
+) -> Response {
+    let keys = match state.app.list_api_keys(&page.ctx, None).await {
+        Ok(k) => k,
+        Err(e) => return page.fail(e),
+    };
+    let scopes = match scope_options(state, &page.ctx, Permission::ManageApiKeys).await {
+        Ok(s) => s,
+        Err(e) => return page.fail(e),
+    };
+    let l = page.layout("nav.apikeys", flash);
+    render(&ApiKeysTemplate {
+        roles: role_options(page.tr, Role::allowed_for_api_key),
+        l,
+        keys,
+        scopes,
+        created,
+    })
+}
+
+async fn api_keys_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(f): ApiQuery<Flash>,
+) -> Response {
+    api_keys_view(&state, &page, f, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiKeyForm {
+    name: String,
+    role: String,
+    scope: String,
+}
+
+/// Shows the new key on the answer itself: it is never shown again.
+async fn create_api_key(
+    State(state): State<AppState>,
+    page: Page,
+    ApiForm(f): ApiForm<ApiKeyForm>,
+) -> Response {
+    match state
+        .app
+        .create_api_key(&page.ctx, &f.name, &f.role, &f.scope)
+        .await
+    {
+        Ok(created) => {
+            api_keys_view(
+                &state,
+                &page,
+                Flash {
+                    ok: Some("1".into()),
+                    err: None,
+                },
+                Some(created.key),
+            )
+            .await
+        }
+        Err(e) => back(page.tr, "/admin/apikeys", Err(e)),
+    }
+}
+
+async fn revoke_api_key(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> Response {
+    let outcome = state.app.revoke_api_key(&page.ctx, id).await.map(|_| ());
+    back(page.tr, "/admin/apikeys", outcome)
+}
+
+// ---- audit and system --------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditTemplate {
+    l: Layout,
+    events: Vec<AuditView>,
+    actions: Vec<(&'static str, &'static str)>,
+    action: Option<String>,
+    next_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "audit_rows.html")]
+struct AuditRowsTemplate {
+    l: Layout,
+    events: Vec<AuditView>,
+    next_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AuditPageQuery {
+    action: Option<String>,
+    before: Option<i64>,
+}
+
+const AUDIT_PAGE: i64 = 50;
+
+async fn audit_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<AuditPageQuery>,
+) -> Response {
+    let action = q.action.filter(|a| !a.is_empty());
+    let events = match state
+        .app
+        .list_audit(
+            &page.ctx,
+            None,
+            action.as_deref(),
+            q.before,
+            Some(AUDIT_PAGE),
+        )
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => return page.fail(e),
+    };
+    let next_url = (events.len() as i64 == AUDIT_PAGE).then(|| {
+        let last = events.last().map_or(0, |e| e.id);
+        format!(
+            "/audit?before={last}{}",
+            action
+                .as_deref()
+                .map(|a| format!("&action={a}"))
+                .unwrap_or_default()
+        )
+    });
+    let l = page.layout("nav.audit", Flash::default());
+    if q.before.is_some() {
+        return render(&AuditRowsTemplate {
+            l,
+            events,
+            next_url,
+        });
+    }
+    let actions = AuditAction::ALL
+        .into_iter()
+        .map(|a| (a.as_str(), a.label_zh()))
+        .collect();
+    render(&AuditTemplate {
+        l,
+        events,
+        actions,
+        action,
+        next_url,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "system.html")]
+struct SystemTemplate {
+    l: Layout,
+    info: SystemInfo,
+}
+
+async fn system_page(State(state): State<AppState>, page: Page) -> Response {
+    match state.app.system_info(&page.ctx).await {
+        Ok(info) => render(&SystemTemplate {
+            l: page.layout("nav.system", Flash::default()),
+            info,
+        }),
+        Err(e) => page.fail(e),
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/lang/{lang}", get(set_language))
+        .route("/grid", get(grid))
+        .route("/admin/accounts", get(accounts_page).post(create_account))
+        .route("/admin/accounts/{id}/grants", post(grant_role))
+        .route(
+            "/admin/accounts/{id}/grants/{grant_id}/revoke",
+            post(revoke_grant),
+        )
+        .route("/admin/accounts/{id}/disable", post(disable_account))
+        .route("/admin/accounts/{id}/enable", post(enable_account))
+        .route("/admin/accounts/{id}/password", post(reset_password))
+        .route("/admin/apikeys", get(api_keys_page).post(create_api_key))
+        .route("/admin/apikeys/{id}/revoke", post(revoke_api_key))
+        .route("/audit", get(audit_page))
+        .route("/admin/system", get(system_page))
+}

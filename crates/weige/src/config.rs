@@ -1,0 +1,170 @@
+//! Settings: command-line flags win over `WEIGE_*` environment variables, which win over the
+//! TOML file given with `--config`, which wins over the defaults.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+pub const DEFAULT_DATABASE: &str = "sqlite://weige.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The TOML file. Every key is optional; an unknown key is an error, so a typo is not ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database: Option<String>,
+    pub listen: Option<String>,
+    pub session_idle_minutes: Option<i64>,
+    pub secure_cookies: Option<bool>,
+    pub body_limit_bytes: Option<usize>,
+    pub log_format: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is not valid: {message}")]
+    Parse { path: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: shown,
+        message: e.to_string(),
+    })
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: String,
+    pub listen: SocketAddr,
+    pub session_idle_minutes: i64,
+    pub secure_cookies: bool,
+    pub body_limit_bytes: usize,
+    pub json_logs: bool,
+}
+
+/// What the command line and environment gave (clap reads both).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub database: Option<String>,
+    pub listen: Option<String>,
+    pub session_idle_minutes: Option<i64>,
+    pub secure_cookies: Option<bool>,
+    pub log_format: Option<String>,
+}
+
+pub fn resolve(file: FileConfig, o: Overrides) -> Result<Settings, ConfigError> {
+    let listen = o
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen: SocketAddr = listen.parse().map_err(|_| {
+        ConfigError::Invalid(format!("listen address '{listen}' is not HOST:PORT with an IP host, e.g. 127.0.0.1:8080 or 0.0.0.0:8080"))
+    })?;
+    let session_idle_minutes = o
+        .session_idle_minutes
+        .or(file.session_idle_minutes)
+        .unwrap_or(30);
+    if !(1..=24 * 60).contains(&session_idle_minutes) {
+        return Err(ConfigError::Invalid(format!(
+            "session_idle_minutes must be 1 to 1440, not {session_idle_minutes}"
+        )));
+    }
+    let body_limit_bytes = file.body_limit_bytes.unwrap_or(1024 * 1024);
+    if !(1024..=64 * 1024 * 1024).contains(&body_limit_bytes) {
+        return Err(ConfigError::Invalid(format!(
+            "body_limit_bytes must be 1024 to 67108864, not {body_limit_bytes}"
+        )));
+    }
+    let log_format = o
+        .log_format
+        .or(file.log_format)
+        .unwrap_or_else(|| "text".into());
+    let json_logs = match log_format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => {
+            return Err(ConfigError::Invalid(format!(
+                "log_format is 'text' or 'json', not '{other}'"
+            )));
+        }
+    };
+    Ok(Settings {
+        database: o
+            .database
+            .or(file.database)
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+        listen,
+        session_idle_minutes,
+        secure_cookies: o.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+        body_limit_bytes,
+        json_logs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let file: FileConfig = toml::from_str("database = \"postgres://db/weige\"\nlisten = \"0.0.0.0:9000\"\nsession_idle_minutes = 10").unwrap();
+        let s = resolve(
+            file,
+            Overrides {
+                listen: Some("127.0.0.1:8081".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.database, "postgres://db/weige");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8081");
+        assert_eq!(s.session_idle_minutes, 10);
+        let d = resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(d.database, DEFAULT_DATABASE);
+        assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn a_typo_in_the_file_is_an_error_not_a_silent_default() {
+        let e = toml::from_str::<FileConfig>("databse = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("databse"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = resolve(
+            FileConfig::default(),
+            Overrides {
+                listen: Some("localhost".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("localhost"));
+        let e = resolve(
+            FileConfig {
+                session_idle_minutes: Some(0),
+                ..Default::default()
+            },
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("session_idle_minutes"));
+    }
+}

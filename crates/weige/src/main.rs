@@ -1,0 +1,499 @@
+//! `weige`: the one binary. Command line, configuration, logging, start-up and shutdown.
+
+mod config;
+
+use app::{App, AppError, Ctx};
+use clap::{Args, Parser, Subcommand};
+use config::{FileConfig, Overrides, Settings};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use store::Store;
+
+/// 微格 Weige: micro-grid community governance (微网实格).
+///
+/// Runs on an embedded SQLite file by default, or on PostgreSQL with `--database postgres://…`.
+/// Every flag can also be set by an environment variable (shown in brackets) or in a TOML file
+/// given with `--config`; a flag wins over the environment, which wins over the file.
+#[derive(Parser, Debug)]
+#[command(name = "weige", version, about, long_about)]
+struct Cli {
+    /// A TOML configuration file (keys: database, listen, session_idle_minutes, secure_cookies,
+    /// body_limit_bytes, log_format).
+    #[arg(long, short = 'c', env = "WEIGE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+
+    /// The database: sqlite://FILE (created if missing) or postgres://USER@HOST:PORT/DB.
+    /// [default: sqlite://weige.db]
+    #[arg(long, short = 'd', env = "WEIGE_DATABASE", global = true)]
+    database: Option<String>,
+
+    /// Log format: text or json.
+    #[arg(long, env = "WEIGE_LOG_FORMAT", global = true)]
+    log_format: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ServeArgs {
+    /// The address to listen on. [default: 127.0.0.1:8080]
+    #[arg(long, short = 'l', env = "WEIGE_LISTEN")]
+    listen: Option<String>,
+    /// Minutes after which an idle session ends. [default: 30]
+    #[arg(long, env = "WEIGE_SESSION_IDLE_MINUTES")]
+    session_idle_minutes: Option<i64>,
+    /// Mark cookies Secure (when served over HTTPS).
+    #[arg(long, env = "WEIGE_SECURE_COOKIES")]
+    secure_cookies: Option<bool>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the web pages and the API.
+    Serve(ServeArgs),
+    /// Load the demo street (柳城街道, Wenjiang, Chengdu) with an account for every role, then serve.
+    Demo(ServeArgs),
+    /// Bring the database schema up to date (also done at every start).
+    Migrate,
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys for integrations.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+    /// Manage the grid tree's nodes.
+    #[command(subcommand)]
+    Grid(GridCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create an account.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// The person's name as shown.
+        #[arg(long)]
+        name: String,
+        /// The grid code the account belongs to.
+        #[arg(long)]
+        scope: String,
+        /// The initial password (8+ characters, 3 of: upper, lower, digit, symbol).
+        #[arg(long, env = "WEIGE_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// List accounts inside a scope.
+    List {
+        #[arg(long)]
+        scope: String,
+    },
+    /// Disable an account and end its sessions.
+    Disable { username: String },
+    /// Enable a disabled account.
+    Enable { username: String },
+    /// Set a new password; also unlocks the account and ends its sessions.
+    ResetPassword {
+        username: String,
+        #[arg(long, env = "WEIGE_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Grant a role on a scope, e.g. --role grid_worker --scope 510115001001.
+    Grant {
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        scope: String,
+    },
+    /// Revoke a role held on a scope.
+    Revoke {
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        scope: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApiKeyCommand {
+    /// Create a key and print it (once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// An operational role, e.g. community_staff.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        scope: String,
+    },
+    /// List keys inside a scope.
+    List {
+        #[arg(long)]
+        scope: String,
+    },
+    /// Revoke a key by its id.
+    Revoke { id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+enum GridCommand {
+    /// Add a node (district, street, community, grid or micro-grid: the code's length says which);
+    /// its parent must exist.
+    Add {
+        /// e.g. 510115001 for a street.
+        code: String,
+        name: String,
+    },
+}
+
+/// A failure the user can act on; printed in Chinese and English.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("配置错误 / configuration: {0}")]
+    Config(#[from] config::ConfigError),
+    #[error("数据库 / database: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    App(String),
+    #[error(
+        "无法监听 / cannot listen on {addr}: {source}. 换一个地址或端口 / choose another with --listen"
+    )]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("服务中断 / server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Store(s) => Failure::Store(s),
+            AppError::Invalid { field, message } => Failure::App(format!("{field}: {message}")),
+            AppError::NotFound(what) => Failure::App(format!("未找到 / not found: {what}")),
+            other => Failure::App(other.to_string()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("错误 / error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误 / error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Settings, Failure> {
+    let file = match &cli.config {
+        Some(path) => config::read_file(path)?,
+        None => FileConfig::default(),
+    };
+    let overrides = Overrides {
+        database: cli.database.clone(),
+        listen: serve.and_then(|s| s.listen.clone()),
+        session_idle_minutes: serve.and_then(|s| s.session_idle_minutes),
+        secure_cookies: serve.and_then(|s| s.secure_cookies),
+        log_format: cli.log_format.clone(),
+    };
+    Ok(config::resolve(file, overrides)?)
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}
+
+async fn open(settings: &Settings) -> Result<App, Failure> {
+    let store = Store::connect(&settings.database).await?;
+    let report = store.migrate(app::now()).await?;
+    for (version, name) in &report.applied {
+        tracing::info!(version, name, "migration applied");
+    }
+    let app_settings = app::Settings {
+        session_idle_minutes: settings.session_idle_minutes,
+        ..Default::default()
+    };
+    Ok(App::new(store, app_settings))
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let serve_args = match &cli.command {
+        Command::Serve(a) | Command::Demo(a) => Some(a.clone()),
+        _ => None,
+    };
+    let settings = settings(&cli, serve_args.as_ref())?;
+    init_logs(settings.json_logs);
+    let ctx = Ctx::cli();
+    match cli.command {
+        Command::Migrate => {
+            let store = Store::connect(&settings.database).await?;
+            let report = store.migrate(app::now()).await?;
+            if report.applied.is_empty() {
+                println!(
+                    "数据库已是最新 / the database is up to date ({} migration(s) applied earlier)",
+                    report.already_applied
+                );
+            } else {
+                for (v, name) in &report.applied {
+                    println!("已应用 / applied migration {v}: {name}");
+                }
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Serve(_) => serve(&settings, open(&settings).await?, false).await,
+        Command::Demo(_) => {
+            let app = open(&settings).await?;
+            app.seed_demo().await?;
+            serve(&settings, app, true).await
+        }
+        Command::User(cmd) => user(&open(&settings).await?, &ctx, cmd).await,
+        Command::Apikey(cmd) => apikey(&open(&settings).await?, &ctx, cmd).await,
+        Command::Grid(GridCommand::Add { code, name }) => {
+            let app = open(&settings).await?;
+            let node = app.add_grid_node(&ctx, &code, &name).await?;
+            println!(
+                "已添加 / added {} {} ({})",
+                node.code, node.name, node.level
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: &Settings, app: App, demo: bool) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| Failure::Listen {
+            addr: settings.listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(Failure::Serve)?;
+    let url = format!("http://{addr}/");
+    println!();
+    println!(
+        "微格 Weige {} — {}",
+        env!("CARGO_PKG_VERSION"),
+        store::redact_url(&settings.database)
+    );
+    println!("打开 / open: {url}");
+    if demo {
+        println!();
+        println!(
+            "演示街道 / demo street: {} {}",
+            app::demo::STREET.1,
+            app::demo::STREET.0
+        );
+        println!(
+            "演示账户 / demo accounts — 密码 / password: {}",
+            app::demo::DEMO_PASSWORD
+        );
+        for a in app::demo::DEMO_ACCOUNTS {
+            println!(
+                "  {:<10} {:<8} {:<20} {}",
+                a.username,
+                a.role.label_zh(),
+                a.role.label_en(),
+                a.scope
+            );
+        }
+    }
+    println!();
+    let state = web::AppState::new(
+        app.clone(),
+        web::WebConfig {
+            secure_cookies: settings.secure_cookies,
+            body_limit: settings.body_limit_bytes,
+        },
+    );
+    let sweeper = tokio::spawn(sweep_idle_sessions(app.clone()));
+    let result = web::serve(listener, state, shutdown_signal()).await;
+    sweeper.abort();
+    app.store.close().await;
+    tracing::info!("stopped");
+    result.map_err(Failure::Serve)
+}
+
+/// Removes sessions that have ended by idleness; every server may do it, it is idempotent.
+async fn sweep_idle_sessions(app: App) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.sweep_sessions().await {
+            tracing::warn!(error = %e, "could not remove idle sessions");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn user(app: &App, ctx: &Ctx, cmd: UserCommand) -> Result<(), Failure> {
+    match cmd {
+        UserCommand::Create {
+            username,
+            name,
+            scope,
+            password,
+        } => {
+            let input = app::NewAccountInput {
+                username,
+                display_name: name,
+                password,
+                home_scope: scope,
+            };
+            let a = app.create_account(ctx, &input).await?;
+            println!(
+                "已创建 / created account {} ({}) in {}",
+                a.username, a.display_name, a.home_scope
+            );
+        }
+        UserCommand::List { scope } => {
+            for a in app.list_accounts(ctx, Some(&scope)).await? {
+                let status = if a.disabled {
+                    "disabled"
+                } else if a.locked_until.is_some() {
+                    "locked"
+                } else {
+                    "active"
+                };
+                let grants: Vec<String> = a
+                    .grants
+                    .iter()
+                    .map(|g| format!("{}@{}", g.role, g.scope))
+                    .collect();
+                println!(
+                    "{:<16} {:<16} {:<8} {:<14} {}",
+                    a.username,
+                    a.display_name,
+                    status,
+                    a.home_scope,
+                    grants.join(", ")
+                );
+            }
+        }
+        UserCommand::Disable { username } => {
+            let id = app.account_id_by_username(&username).await?;
+            app.set_account_disabled(ctx, id, true).await?;
+            println!("已停用 / disabled {username}");
+        }
+        UserCommand::Enable { username } => {
+            let id = app.account_id_by_username(&username).await?;
+            app.set_account_disabled(ctx, id, false).await?;
+            println!("已启用 / enabled {username}");
+        }
+        UserCommand::ResetPassword { username, password } => {
+            let id = app.account_id_by_username(&username).await?;
+            app.reset_password(ctx, id, &password).await?;
+            println!("已重置密码 / password reset for {username}");
+        }
+        UserCommand::Grant {
+            username,
+            role,
+            scope,
+        } => {
+            let id = app.account_id_by_username(&username).await?;
+            let g = app.grant_role(ctx, id, &role, &scope).await?;
+            println!(
+                "已授予 / granted {} on {} {} to {username}",
+                g.role, g.scope, g.scope_name
+            );
+        }
+        UserCommand::Revoke {
+            username,
+            role,
+            scope,
+        } => {
+            let id = app.account_id_by_username(&username).await?;
+            let account = app.get_account(ctx, id).await?;
+            let grant = account
+                .grants
+                .iter()
+                .find(|g| g.role == role && g.scope == scope)
+                .ok_or_else(|| {
+                    Failure::App(format!(
+                        "{username} 没有此授权 / holds no {role} on {scope}"
+                    ))
+                })?;
+            app.revoke_grant(ctx, id, grant.id).await?;
+            println!("已撤销 / revoked {role} on {scope} from {username}");
+        }
+    }
+    Ok(())
+}
+
+async fn apikey(app: &App, ctx: &Ctx, cmd: ApiKeyCommand) -> Result<(), Failure> {
+    match cmd {
+        ApiKeyCommand::Create { name, role, scope } => {
+            let created = app.create_api_key(ctx, &name, &role, &scope).await?;
+            println!(
+                "已创建 / created API key {} ({} @ {})",
+                created.api_key.id, created.api_key.role, created.api_key.scope
+            );
+            println!("密钥只显示这一次 / the key is shown only this once:");
+            println!("{}", created.key);
+        }
+        ApiKeyCommand::List { scope } => {
+            for k in app.list_api_keys(ctx, Some(&scope)).await? {
+                let status = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<5} {:<24} {:<12} {:<8} {}@{}",
+                    k.id, k.name, k.prefix, status, k.role, k.scope
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            app.revoke_api_key(ctx, id).await?;
+            println!("已吊销 / revoked API key {id}");
+        }
+    }
+    Ok(())
+}
