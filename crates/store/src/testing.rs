@@ -39,7 +39,12 @@ pub fn test_database() -> String {
 
 /// An empty database with the schema applied. Panics when it cannot be made: tests only.
 pub async fn fresh() -> TestDb {
-    let target = test_database();
+    fresh_on(&test_database()).await
+}
+
+/// Like [`fresh`], on the engine named (`sqlite` or a `postgres://` URL).
+pub async fn fresh_on(target: &str) -> TestDb {
+    let target = target.to_owned();
     let name = unique_name();
     let (url, cleanup) = if target.starts_with("postgres") {
         let admin = Store::connect(&target)

@@ -407,3 +407,10 @@ pub fn doc_routes() -> Router<AppState> {
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/docs", get(docs_page))
 }
+
+impl ApiDoc {
+    /// The OpenAPI document, as served at `/api/openapi.json`.
+    pub fn openapi_doc() -> utoipa::openapi::OpenApi {
+        <ApiDoc as OpenApi>::openapi()
+    }
+}

@@ -1,0 +1,385 @@
+//! Every route, with every role, inside and outside the caller's scope: what the role or the
+//! scope does not allow is refused with 403, and each refusal is in the audit log.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use app::Ctx;
+use axum::http::{Method, StatusCode};
+use common::{INSIDE, OUTSIDE, Session, TestApp, spawn};
+use domain::{Permission, Role};
+use serde_json::{Value, json};
+
+/// What a walk needs to address in one scope: an account with a grant, and an API key.
+struct Targets {
+    scope: &'static str,
+    victim: i64,
+    grant: i64,
+    key: i64,
+}
+
+async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
+    let victim = t
+        .account_with(&format!("victim.{tag}"), "grid_worker", scope)
+        .await;
+    let grant = t.app.get_account(&Ctx::cli(), victim).await.unwrap().grants[0].id;
+    let key = t
+        .app
+        .create_api_key(&Ctx::cli(), &format!("key {tag}"), "community_staff", scope)
+        .await
+        .unwrap()
+        .api_key
+        .id;
+    Targets {
+        scope,
+        victim,
+        grant,
+        key,
+    }
+}
+
+/// The permission an API operation needs, `None` when any signed-in caller may use it.
+fn api_permission(method: &Method, path: &str) -> Option<Permission> {
+    match path {
+        "/api/v1/me" => None,
+        p if p.starts_with("/api/v1/grid/") => Some(Permission::ReadGrid),
+        p if p.starts_with("/api/v1/accounts") => Some(Permission::ManageAccounts),
+        p if p.starts_with("/api/v1/apikeys") => Some(Permission::ManageApiKeys),
+        "/api/v1/audit" => Some(Permission::ReadAudit),
+        "/api/v1/system" => Some(Permission::ConfigureSystem),
+        other => panic!("the walk does not know {method} {other}: add it"),
+    }
+}
+
+/// The request that exercises an operation on targets `t`, or `None` for the session routes,
+/// which the login tests cover.
+fn api_request(
+    method: &Method,
+    path: &str,
+    t: &Targets,
+    who: &str,
+) -> Option<(String, Option<Value>)> {
+    let uri = path
+        .replace("{code}", t.scope)
+        .replace("{grant_id}", &t.grant.to_string())
+        .replace(
+            "{id}",
+            &if path.starts_with("/api/v1/apikeys") {
+                t.key
+            } else {
+                t.victim
+            }
+            .to_string(),
+        );
+    let body = match (method.as_str(), path) {
+        (_, "/api/v1/session") => return None,
+        ("GET", "/api/v1/accounts" | "/api/v1/apikeys" | "/api/v1/audit") => {
+            return Some((format!("{uri}?scope={}", t.scope), None));
+        }
+        ("POST", "/api/v1/accounts") => Some(
+            json!({"username": format!("new.{who}.{}", t.scope), "display_name": "新 账户", "password": "Neu-Pass1", "home_scope": t.scope}),
+        ),
+        ("POST", "/api/v1/accounts/{id}/password") => Some(json!({"password": "Neu-Pass1"})),
+        ("POST", "/api/v1/accounts/{id}/grants") => {
+            Some(json!({"role": "community_staff", "scope": t.scope}))
+        }
+        ("POST", "/api/v1/apikeys") => {
+            Some(json!({"name": format!("k {who}"), "role": "grid_worker", "scope": t.scope}))
+        }
+        _ => None,
+    };
+    Some((uri, body))
+}
+
+fn operations() -> Vec<(Method, String)> {
+    let doc = web::ApiDoc::openapi_doc();
+    let mut ops = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, op) in [
+            (Method::GET, &item.get),
+            (Method::POST, &item.post),
+            (Method::PUT, &item.put),
+            (Method::PATCH, &item.patch),
+            (Method::DELETE, &item.delete),
+        ] {
+            if op.is_some() {
+                ops.push((method, path.clone()));
+            }
+        }
+    }
+    ops
+}
+
+#[tokio::test]
+async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
+    let t = spawn().await;
+    let inside = targets(&t, INSIDE, "in").await;
+    let outside = targets(&t, OUTSIDE, "out").await;
+    let ops = operations();
+    assert!(
+        ops.len() >= 18,
+        "the OpenAPI document lists {} operations",
+        ops.len()
+    );
+
+    let mut refused = 0;
+    for role in Role::ALL {
+        let who = format!("walk.{}", role.as_str());
+        t.account_with(&who, role.as_str(), INSIDE).await;
+        let session = t.login(&who).await;
+        for targets in [&inside, &outside] {
+            for (method, path) in &ops {
+                let Some((uri, body)) = api_request(method, path, targets, role.as_str()) else {
+                    continue;
+                };
+                let allowed = match api_permission(method, path) {
+                    None => true,
+                    Some(Permission::ConfigureSystem) => role.has(Permission::ConfigureSystem),
+                    Some(p) => role.has(p) && targets.scope == INSIDE,
+                };
+                let before = t.audit_count("permission_denied").await;
+                let r = t.api(Some(&session), method.clone(), &uri, body).await;
+                let after = t.audit_count("permission_denied").await;
+                if allowed {
+                    assert!(
+                        r.status.is_success(),
+                        "{} {method} {uri} should pass, got {}: {}",
+                        role.as_str(),
+                        r.status,
+                        r.text()
+                    );
+                    assert_eq!(after, before, "{method} {uri} passed but left a refusal");
+                } else {
+                    assert_eq!(
+                        r.status,
+                        StatusCode::FORBIDDEN,
+                        "{} {method} {uri}: {}",
+                        role.as_str(),
+                        r.text()
+                    );
+                    assert_eq!(r.json()["code"], "forbidden");
+                    assert_eq!(
+                        after,
+                        before + 1,
+                        "{} {method} {uri}: the refusal is not in the audit log",
+                        role.as_str()
+                    );
+                    refused += 1;
+                }
+            }
+        }
+        // The refusals carry the caller's name.
+        let auditor = t
+            .app
+            .list_audit(
+                &Ctx::cli(),
+                Some("510115"),
+                Some("permission_denied"),
+                None,
+                Some(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(auditor[0].actor, who);
+    }
+    assert!(refused > 100, "only {refused} refusals were checked");
+}
+
+#[tokio::test]
+async fn nobody_signed_in_gets_401_from_every_api_route() {
+    let t = spawn().await;
+    let inside = targets(&t, INSIDE, "in").await;
+    for (method, path) in operations() {
+        let Some((uri, body)) = api_request(&method, &path, &inside, "anon") else {
+            continue;
+        };
+        let r = t.api(None, method.clone(), &uri, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {uri}: {}",
+            r.text()
+        );
+        assert_eq!(r.json()["code"], "unauthenticated");
+    }
+}
+
+/// Page routes: (method, path with `{victim}`, `{grant}`, `{key}`, `{scope}`, the permission,
+/// whether the scope applies, form fields).
+const PAGES: &[(&str, &str, Option<Permission>, bool, &[(&str, &str)])] = &[
+    ("GET", "/", None, false, &[]),
+    ("GET", "/grid", Some(Permission::ReadGrid), false, &[]),
+    (
+        "GET",
+        "/admin/accounts?scope={scope}",
+        Some(Permission::ManageAccounts),
+        true,
+        &[],
+    ),
+    (
+        "GET",
+        "/admin/apikeys",
+        Some(Permission::ManageApiKeys),
+        false,
+        &[],
+    ),
+    ("GET", "/audit", Some(Permission::ReadAudit), false, &[]),
+    (
+        "GET",
+        "/admin/system",
+        Some(Permission::ConfigureSystem),
+        false,
+        &[],
+    ),
+    (
+        "POST",
+        "/admin/accounts",
+        Some(Permission::ManageAccounts),
+        true,
+        &[
+            ("username", "p.{who}.{scope}"),
+            ("display_name", "页面 新建"),
+            ("password", "Neu-Pass1"),
+            ("home_scope", "{scope}"),
+        ],
+    ),
+    (
+        "POST",
+        "/admin/accounts/{victim}/grants",
+        Some(Permission::ManageAccounts),
+        true,
+        &[("role", "community_staff"), ("scope", "{scope}")],
+    ),
+    (
+        "POST",
+        "/admin/accounts/{victim}/grants/{grant}/revoke",
+        Some(Permission::ManageAccounts),
+        true,
+        &[],
+    ),
+    (
+        "POST",
+        "/admin/accounts/{victim}/disable",
+        Some(Permission::ManageAccounts),
+        true,
+        &[],
+    ),
+    (
+        "POST",
+        "/admin/accounts/{victim}/enable",
+        Some(Permission::ManageAccounts),
+        true,
+        &[],
+    ),
+    (
+        "POST",
+        "/admin/accounts/{victim}/password",
+        Some(Permission::ManageAccounts),
+        true,
+        &[("password", "Neu-Pass1")],
+    ),
+    (
+        "POST",
+        "/admin/apikeys",
+        Some(Permission::ManageApiKeys),
+        true,
+        &[
+            ("name", "页面密钥"),
+            ("role", "grid_worker"),
+            ("scope", "{scope}"),
+        ],
+    ),
+    (
+        "POST",
+        "/admin/apikeys/{key}/revoke",
+        Some(Permission::ManageApiKeys),
+        true,
+        &[],
+    ),
+];
+
+fn fill(s: &str, t: &Targets, who: &str) -> String {
+    s.replace("{victim}", &t.victim.to_string())
+        .replace("{grant}", &t.grant.to_string())
+        .replace("{key}", &t.key.to_string())
+        .replace("{scope}", t.scope)
+        .replace("{who}", who)
+}
+
+#[tokio::test]
+async fn every_page_refuses_what_the_role_or_the_scope_does_not_allow() {
+    let t = spawn().await;
+    let inside = targets(&t, INSIDE, "in").await;
+    let outside = targets(&t, OUTSIDE, "out").await;
+    for role in Role::ALL {
+        let who = format!("page.{}", role.as_str());
+        t.account_with(&who, role.as_str(), INSIDE).await;
+        let session: Session = t.login(&who).await;
+        for targets in [&inside, &outside] {
+            for (method, path, permission, scoped, fields) in PAGES {
+                if targets.scope == OUTSIDE && !scoped {
+                    continue;
+                }
+                let uri = fill(path, targets, role.as_str());
+                let allowed =
+                    permission.is_none_or(|p| role.has(p) && (targets.scope == INSIDE || !scoped));
+                let before = t.audit_count("permission_denied").await;
+                let r = if *method == "GET" {
+                    t.page(&session, &uri).await
+                } else {
+                    let filled: Vec<(String, String)> = fields
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), fill(v, targets, role.as_str())))
+                        .collect();
+                    let refs: Vec<(&str, &str)> = filled
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    t.form(&session, &uri, &refs).await
+                };
+                let after = t.audit_count("permission_denied").await;
+                if allowed {
+                    let location = r
+                        .headers
+                        .get("location")
+                        .map(|l| l.to_str().unwrap().to_owned())
+                        .unwrap_or_default();
+                    assert!(
+                        r.status == StatusCode::OK
+                            || (r.status == StatusCode::SEE_OTHER && location.ends_with("?ok=1")),
+                        "{} {method} {uri} should pass, got {} {location}",
+                        role.as_str(),
+                        r.status
+                    );
+                } else {
+                    assert_eq!(
+                        r.status,
+                        StatusCode::FORBIDDEN,
+                        "{} {method} {uri}",
+                        role.as_str()
+                    );
+                    assert!(r.text().contains("403"));
+                    assert_eq!(
+                        after,
+                        before + 1,
+                        "{} {method} {uri}: the refusal is not in the audit log",
+                        role.as_str()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn navigation_shows_only_what_the_role_may_open() {
+    let t = spawn().await;
+    let auditor = t.login("auditor").await;
+    let home = t.page(&auditor, "/").await.text();
+    assert!(home.contains("href=\"/audit\""));
+    assert!(!home.contains("href=\"/admin/accounts\""));
+    let secadmin = t.login("secadmin").await;
+    let home = t.page(&secadmin, "/").await.text();
+    assert!(home.contains("href=\"/admin/accounts\""));
+    assert!(!home.contains("href=\"/audit\""));
+}

@@ -1,0 +1,297 @@
+//! The HTTP surface: bad input gets a 4xx with `{code, message}`, never a 5xx; headers, health,
+//! metrics, the OpenAPI document and the language switch.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use common::{spawn, spawn_with};
+use serde_json::json;
+
+fn raw(method: Method, uri: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body.into())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_clear_4xx() {
+    let t = spawn_with(
+        app::Settings::default(),
+        web::WebConfig {
+            body_limit: 4096,
+            ..Default::default()
+        },
+    )
+    .await;
+    let s = t.login("secadmin").await;
+    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+        (
+            raw(
+                Method::POST,
+                "/api/v1/session",
+                "application/json",
+                "{\"username\": ",
+            ),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            raw(Method::POST, "/api/v1/session", "text/plain", "username=a"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            raw(
+                Method::POST,
+                "/api/v1/session",
+                "application/json",
+                "{\"user\": 1}",
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            raw(
+                Method::POST,
+                "/api/v1/session",
+                "application/json",
+                format!(
+                    "{{\"username\": \"{}\", \"password\": \"x\"}}",
+                    "a".repeat(10_000)
+                ),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            Request::builder()
+                .uri("/api/v1/no/such/route")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Request::builder()
+                .method(Method::PUT)
+                .uri("/api/v1/me")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+    ];
+    for (req, status, code) in cases {
+        let uri = req.uri().clone();
+        let r = t.send(req).await;
+        assert_eq!(r.status, status, "{uri}: {}", r.text());
+        assert_eq!(r.json()["code"], code, "{uri}");
+        assert!(
+            r.json()["message"].as_str().unwrap().contains(" / "),
+            "bilingual message: {}",
+            r.text()
+        );
+    }
+    let cases = [
+        ("/api/v1/accounts/abc", StatusCode::BAD_REQUEST),
+        ("/api/v1/accounts/999999", StatusCode::NOT_FOUND),
+        ("/api/v1/grid/nodes/12ab", StatusCode::UNPROCESSABLE_ENTITY),
+        ("/api/v1/grid/nodes/510115009", StatusCode::FORBIDDEN),
+        ("/api/v1/accounts?scope=x", StatusCode::UNPROCESSABLE_ENTITY),
+    ];
+    for (uri, status) in cases {
+        let r = t.api(Some(&s), Method::GET, uri, None).await;
+        assert_eq!(r.status, status, "{uri}: {}", r.text());
+        assert!(r.json()["code"].is_string());
+    }
+    let audit = t.login("auditor").await;
+    let r = t
+        .api(Some(&audit), Method::GET, "/api/v1/audit?limit=0", None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = t
+        .api(
+            Some(&audit),
+            Method::GET,
+            "/api/v1/audit?action=explode",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = t
+        .api(Some(&audit), Method::GET, "/api/v1/audit?before=soon", None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn every_answer_carries_security_headers_and_a_request_id() {
+    let t = spawn().await;
+    let r = t
+        .send(
+            Request::builder()
+                .uri("/login")
+                .header("x-request-id", "abc-123")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["x-request-id"], "abc-123");
+    assert_eq!(r.headers["x-frame-options"], "DENY");
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    assert!(
+        r.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    let r = t
+        .send(
+            Request::builder()
+                .uri("/healthz")
+                .header("x-request-id", "<script>")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_ne!(r.headers["x-request-id"], "<script>");
+}
+
+#[tokio::test]
+async fn health_metrics_and_the_api_document_answer() {
+    let t = spawn().await;
+    let r = t
+        .send(
+            Request::builder()
+                .uri("/healthz")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["status"], "ok");
+    let r = t
+        .send(
+            Request::builder()
+                .uri("/metrics")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        r.text().contains(
+            "weige_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1"
+        ),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("weige_database_up"));
+    let r = t
+        .send(
+            Request::builder()
+                .uri("/api/openapi.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let doc = r.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["paths"]["/api/v1/accounts/{id}/grants"]["post"].is_object());
+    let r = t
+        .send(
+            Request::builder()
+                .uri("/api/docs")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(r.text().contains("swagger-ui-bundle.js"));
+    let r = t
+        .send(
+            Request::builder()
+                .uri("/assets/vendor/swagger-ui/swagger-ui-bundle.js")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_interface_speaks_chinese_unless_english_is_chosen() {
+    let t = spawn().await;
+    let r = t
+        .send(
+            Request::builder()
+                .uri("/login")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(r.text().contains("登录") && r.text().contains("lang=\"zh-CN\""));
+    let r = t
+        .send(
+            Request::builder()
+                .uri("/lang/en?back=//evil.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.headers["location"], "/", "no open redirect");
+    assert!(
+        r.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("weige_lang=en")
+    );
+    let r = t
+        .send(
+            Request::builder()
+                .uri("/login")
+                .header(header::COOKIE, "weige_lang=en")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(r.text().contains("Sign in") && r.text().contains("lang=\"en\""));
+}
+
+#[tokio::test]
+async fn a_page_form_error_comes_back_as_a_message_on_the_page() {
+    let t = spawn().await;
+    let s = t.login("secadmin").await;
+    let r = t
+        .form(
+            &s,
+            "/admin/accounts",
+            &[
+                ("username", "x"),
+                ("display_name", "某"),
+                ("password", "Good-Pass1"),
+                ("home_scope", common::INSIDE),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let location = r.headers["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/admin/accounts?err="), "{location}");
+    let page = t.page(&s, &location).await;
+    assert!(page.text().contains("role=\"alert\""));
+    assert!(page.text().contains("a username has 3 to 32 characters"));
+    let created = t
+        .api(
+            Some(&s),
+            Method::GET,
+            "/api/v1/accounts?scope=510115001001",
+            None,
+        )
+        .await;
+    assert!(!created.text().contains("\"username\":\"x\""));
+    let _ = json!({});
+}
