@@ -206,7 +206,15 @@ async fn nobody_signed_in_gets_401_from_every_api_route() {
 
 /// Page routes: (method, path with `{victim}`, `{grant}`, `{key}`, `{scope}`, the permission,
 /// whether the scope applies, form fields).
-const PAGES: &[(&str, &str, Option<Permission>, bool, &[(&str, &str)])] = &[
+type PageRoute = (
+    &'static str,
+    &'static str,
+    Option<Permission>,
+    bool,
+    &'static [(&'static str, &'static str)],
+);
+
+const PAGES: &[PageRoute] = &[
     ("GET", "/", None, false, &[]),
     ("GET", "/grid", Some(Permission::ReadGrid), false, &[]),
     (
