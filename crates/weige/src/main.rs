@@ -315,9 +315,9 @@ async fn serve(settings: &Settings, app: App, demo: bool) -> Result<(), Failure>
         );
         for a in app::demo::DEMO_ACCOUNTS {
             println!(
-                "  {:<10} {:<8} {:<20} {}",
+                "  {:<10} {} {:<20} {}",
                 a.username,
-                a.role.label_zh(),
+                pad(a.role.label_zh(), 12),
                 a.role.label_en(),
                 a.scope
             );
@@ -496,4 +496,10 @@ async fn apikey(app: &App, ctx: &Ctx, cmd: ApiKeyCommand) -> Result<(), Failure>
         }
     }
     Ok(())
+}
+
+/// Pads to `width` terminal columns, counting a Chinese character as two.
+fn pad(s: &str, width: usize) -> String {
+    let columns: usize = s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(columns)))
 }

@@ -1,0 +1,224 @@
+//! The `weige` binary as a user runs it: exit codes and messages, the account commands, and a
+//! server that answers and stops cleanly on SIGTERM. Runs on the engine `WEIGE_TEST_DATABASE` names.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Output, Stdio};
+
+fn weige(db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weige"))
+        .arg("--database")
+        .arg(db)
+        .args(args)
+        .env_remove("WEIGE_CONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn migrate_twice_then_build_an_office_from_the_command_line() {
+    let db = store::testing::fresh().await;
+    let url = db.url.as_str();
+    let again = weige(url, &["migrate"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("up to date"), "{}", stdout(&again));
+
+    for (code, name) in [("510115", "温江区"), ("510115001", "柳城街道")] {
+        let o = weige(url, &["grid", "add", code, name]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let orphan = weige(url, &["grid", "add", "510116001001", "无上级"]);
+    assert!(!orphan.status.success());
+    assert!(stderr(&orphan).contains("510116001"), "{}", stderr(&orphan));
+
+    let weak = weige(
+        url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "sec",
+            "--name",
+            "安全员",
+            "--scope",
+            "510115001",
+            "--password",
+            "weak",
+        ],
+    );
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(stderr(&weak).contains("password"), "{}", stderr(&weak));
+    let ok = weige(
+        url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "sec",
+            "--name",
+            "安全员",
+            "--scope",
+            "510115001",
+            "--password",
+            "Strong-Pass1",
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let grant = weige(
+        url,
+        &[
+            "user",
+            "grant",
+            "sec",
+            "--role",
+            "security_admin",
+            "--scope",
+            "510115001",
+        ],
+    );
+    assert!(grant.status.success(), "{}", stderr(&grant));
+    let list = weige(url, &["user", "list", "--scope", "510115"]);
+    assert!(
+        stdout(&list).contains("security_admin@510115001"),
+        "{}",
+        stdout(&list)
+    );
+
+    let key = weige(
+        url,
+        &[
+            "apikey",
+            "create",
+            "--name",
+            "12345",
+            "--role",
+            "community_staff",
+            "--scope",
+            "510115001",
+        ],
+    );
+    assert!(key.status.success(), "{}", stderr(&key));
+    assert!(
+        stdout(&key)
+            .lines()
+            .any(|l| l.starts_with("wk_") && l.len() == 43),
+        "{}",
+        stdout(&key)
+    );
+    let admin_key = weige(
+        url,
+        &[
+            "apikey",
+            "create",
+            "--name",
+            "x",
+            "--role",
+            "audit_admin",
+            "--scope",
+            "510115001",
+        ],
+    );
+    assert!(!admin_key.status.success());
+
+    let revoke = weige(
+        url,
+        &[
+            "user",
+            "revoke",
+            "sec",
+            "--role",
+            "security_admin",
+            "--scope",
+            "510115001",
+        ],
+    );
+    assert!(revoke.status.success(), "{}", stderr(&revoke));
+    let unknown = weige(url, &["user", "disable", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(1));
+}
+
+#[test]
+fn bad_configuration_stops_with_a_message() {
+    let dir = std::env::temp_dir().join(format!("weige-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("weige.toml");
+    std::fs::write(&file, "databse = \"sqlite://x.db\"\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_weige"))
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("databse"), "{}", stderr(&o));
+
+    let o = weige("postgres://weige@127.0.0.1:1/weige", &["migrate"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot be reached"), "{}", stderr(&o));
+    let o = weige("mysql://localhost/weige", &["migrate"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = weige("sqlite://x.db", &["serve", "--listen", "nowhere"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nowhere"), "{}", stderr(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_weige"))
+        .arg("frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "clap's usage error");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_demo_serves_then_stops_cleanly_on_sigterm() {
+    let db = store::testing::fresh().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weige"))
+        .args(["--database", &db.url, "demo", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("open: ").nth(1).map(str::to_owned))
+        .expect("the address is printed");
+    let printed: Vec<String> = lines.by_ref().take(8).map_while(Result::ok).collect();
+    assert!(
+        printed.iter().any(|l| l.contains("Weige@2026")),
+        "{printed:?}"
+    );
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"status\":\"ok\""));
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "weige exited with {status}");
+}
