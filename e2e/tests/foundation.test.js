@@ -121,7 +121,7 @@ test("English can be chosen, and a phone-sized screen needs no sideways scrollin
   await page.click("text=English");
   await page.waitForSelector("button:has-text('Sign in')");
   await login(page, weige.url, "micro");
-  await page.waitForSelector("text=Welcome");
+  await page.waitForSelector("text=Welcome, 微网格员 黄秀英");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
   await page.click("#nav-toggle");

@@ -60,7 +60,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "演示账户的用户名和密码在启动时打印于终端",
         "The demo accounts and passwords are printed in the terminal at start",
     ),
-    ("home.welcome", "您好", "Welcome"),
+    ("home.welcome", "您好，", "Welcome, "),
     ("home.roles", "我的角色与网格范围", "My roles and scopes"),
     (
         "home.noroles",
