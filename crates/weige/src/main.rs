@@ -1,5 +1,6 @@
 //! `weige`: the one binary. Command line, configuration, logging, start-up and shutdown.
 
+mod bench;
 mod config;
 
 use app::{App, AppError, Ctx};
@@ -65,6 +66,9 @@ enum Command {
     /// Manage the grid tree's nodes.
     #[command(subcommand)]
     Grid(GridCommand),
+    /// Benchmarks (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -135,6 +139,12 @@ enum ApiKeyCommand {
     },
     /// Revoke a key by its id.
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Point → micro-grid routing: lookups per second, build time and memory, against PostGIS.
+    Route(bench::RouteArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -274,6 +284,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::User(cmd) => user(&open(&settings).await?, &ctx, cmd).await,
         Command::Apikey(cmd) => apikey(&open(&settings).await?, &ctx, cmd).await,
+        Command::Bench(BenchCommand::Route(args)) => bench::route(args).await.map_err(Failure::App),
         Command::Grid(GridCommand::Add { code, name }) => {
             let app = open(&settings).await?;
             let node = app.add_grid_node(&ctx, &code, &name).await?;
