@@ -93,14 +93,7 @@ pub async fn route(a: RouteArgs) -> Result<(), String> {
         );
     }
 
-    let points: Vec<(f64, f64)> = (0..a.points)
-        .map(|_| {
-            (
-                MIN.x + rng.next_f64() * (MAX.x - MIN.x),
-                MIN.y + rng.next_f64() * (MAX.y - MIN.y),
-            )
-        })
-        .collect();
+    let points: Vec<(f64, f64)> = (0..a.points).map(|_| random_point(&mut rng)).collect();
     let mut rates = Vec::new();
     let mut found = 0usize;
     for round in 0..a.rounds.max(1) {
@@ -132,17 +125,31 @@ pub async fn route(a: RouteArgs) -> Result<(), String> {
     if a.no_postgis {
         return Ok(());
     }
-    postgis(&a, &cells, &lattice, &index, rate, &mut rng).await
+    let measured = Measured {
+        cells: &cells,
+        lattice: &lattice,
+        index: &index,
+        rate,
+    };
+    postgis(&a, &measured, &mut rng).await
 }
 
-async fn postgis(
-    a: &RouteArgs,
-    cells: &[(i32, Polygon)],
-    lattice: &Lattice,
-    index: &PointIndex<i32>,
-    our_rate: f64,
-    rng: &mut Rng,
-) -> Result<(), String> {
+/// What the index side of the comparison built and measured.
+struct Measured<'a> {
+    cells: &'a [(i32, Polygon)],
+    lattice: &'a Lattice,
+    index: &'a PointIndex<i32>,
+    rate: f64,
+}
+
+fn random_point(rng: &mut Rng) -> (f64, f64) {
+    (
+        MIN.x + rng.next_f64() * (MAX.x - MIN.x),
+        MIN.y + rng.next_f64() * (MAX.y - MIN.y),
+    )
+}
+
+async fn postgis(a: &RouteArgs, m: &Measured<'_>, rng: &mut Rng) -> Result<(), String> {
     let shown = store::redact_url(&a.postgis);
     let admin = PgPoolOptions::new()
         .max_connections(1)
@@ -158,16 +165,7 @@ async fn postgis(
         .postgis
         .rsplit_once('/')
         .map_or(a.postgis.as_str(), |(b, _)| b);
-    let result = compare(
-        a,
-        &format!("{base}/{db}"),
-        cells,
-        lattice,
-        index,
-        our_rate,
-        rng,
-    )
-    .await;
+    let result = compare(a, &format!("{base}/{db}"), m, rng).await;
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
     )))
@@ -176,15 +174,13 @@ async fn postgis(
     result
 }
 
-async fn compare(
-    a: &RouteArgs,
-    url: &str,
-    cells: &[(i32, Polygon)],
-    lattice: &Lattice,
-    index: &PointIndex<i32>,
-    our_rate: f64,
-    rng: &mut Rng,
-) -> Result<(), String> {
+async fn compare(a: &RouteArgs, url: &str, m: &Measured<'_>, rng: &mut Rng) -> Result<(), String> {
+    let Measured {
+        cells,
+        lattice,
+        index,
+        rate: our_rate,
+    } = *m;
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect(url)
@@ -239,12 +235,7 @@ async fn compare(
             (v.x, v.y)
         })
         .collect();
-    points.extend((on_vertices..a.postgis_points).map(|_| {
-        (
-            MIN.x + rng.next_f64() * (MAX.x - MIN.x),
-            MIN.y + rng.next_f64() * (MAX.y - MIN.y),
-        )
-    }));
+    points.extend((on_vertices..a.postgis_points).map(|_| random_point(rng)));
 
     let one = "SELECT id FROM cell WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY id LIMIT 1";
     let mut single_rates = Vec::new();
