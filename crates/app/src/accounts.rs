@@ -402,7 +402,7 @@ impl App {
 }
 
 /// The outermost scope in which the caller holds `permission`, or a 403 when there is none.
-pub(crate) fn default_scope(ctx: &Ctx, permission: Permission) -> Result<GridCode> {
+pub fn default_scope(ctx: &Ctx, permission: Permission) -> Result<GridCode> {
     access::scopes_for(&ctx.grants, permission)
         .into_iter()
         .min_by_key(|s| s.as_str().len())

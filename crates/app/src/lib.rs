@@ -10,15 +10,19 @@ mod ctx;
 pub mod demo;
 mod error;
 mod grid;
+mod map;
 mod secret;
 
-pub use accounts::{AccountView, GrantView, NewAccountInput};
+pub use accounts::{AccountView, GrantView, NewAccountInput, default_scope};
 pub use api_keys::{ApiKeyView, CreatedApiKey};
 pub use audit::AuditView;
 pub use auth::LoginOk;
 pub use ctx::{Actor, Ctx, Origin};
 pub use error::AppError;
 pub use grid::NodeView;
+pub use map::{
+    DEFAULT_TOLERANCE_M2, DivisionFinding, Location, MapFeature, MapState, NodeRef, StaffView,
+};
 pub use secret::random_hex;
 
 use domain::{LoginPolicy, Millis};
@@ -48,6 +52,8 @@ impl Default for Settings {
 pub struct App {
     pub store: Store,
     pub settings: Settings,
+    /// The routing index in use on this server.
+    pub map: MapState,
 }
 
 /// Facts about the running system, for the system admin.
@@ -71,7 +77,11 @@ pub fn now() -> Millis {
 
 impl App {
     pub fn new(store: Store, settings: Settings) -> App {
-        App { store, settings }
+        App {
+            store,
+            settings,
+            map: MapState::default(),
+        }
     }
 
     pub fn engine(&self) -> Engine {

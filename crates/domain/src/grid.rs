@@ -177,3 +177,53 @@ mod tests {
         }
     }
 }
+
+/// What a grid is drawn around (微网格类型), and the dedicated grids run by their own body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GridKind {
+    /// 地缘型: a patch of streets.
+    Geographic,
+    /// 小区型: a residential compound.
+    Compound,
+    /// 单元型: building units.
+    Unit,
+    /// 单位型: a work unit.
+    WorkUnit,
+    /// 专属: a business park, hospital or school with its own managing body.
+    Dedicated,
+}
+
+impl GridKind {
+    pub const ALL: [GridKind; 5] = [
+        GridKind::Geographic,
+        GridKind::Compound,
+        GridKind::Unit,
+        GridKind::WorkUnit,
+        GridKind::Dedicated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GridKind::Geographic => "geographic",
+            GridKind::Compound => "compound",
+            GridKind::Unit => "unit",
+            GridKind::WorkUnit => "work_unit",
+            GridKind::Dedicated => "dedicated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GridKind> {
+        GridKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            GridKind::Geographic => "地缘型",
+            GridKind::Compound => "小区型",
+            GridKind::Unit => "单元型",
+            GridKind::WorkUnit => "单位型",
+            GridKind::Dedicated => "专属网格",
+        }
+    }
+}

@@ -11,5 +11,5 @@ pub mod time;
 pub use access::{Grant, Permission, Role};
 pub use account::{LoginPolicy, PasswordError, Username, check_password_policy};
 pub use audit::{AuditAction, Outcome};
-pub use grid::{GridCode, GridCodeError, Level};
+pub use grid::{GridCode, GridCodeError, GridKind, Level};
 pub use time::Millis;

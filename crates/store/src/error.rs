@@ -33,8 +33,11 @@ static SQLITE_UNIQUE_INDEXES: LazyLock<HashMap<String, String>> = LazyLock::new(
         for stmt in m.sqlite.split(';') {
             let words: Vec<&str> = stmt.split_whitespace().collect();
             if let ["CREATE", "UNIQUE", "INDEX", name, "ON", table, rest @ ..] = words.as_slice() {
-                let cols = rest.join(" ");
-                let cols = cols.trim_start_matches('(').trim_end_matches(')');
+                let rest = rest.join(" ");
+                let cols = rest
+                    .split_once('(')
+                    .and_then(|(_, r)| r.split_once(')'))
+                    .map_or("", |(c, _)| c);
                 let key = cols
                     .split(',')
                     .map(|c| format!("{table}.{}", c.trim()))

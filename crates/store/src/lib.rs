@@ -16,7 +16,7 @@ pub use accounts::{Account, GrantRow, NewAccount, NewSession, SessionRow};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent};
 pub use error::StoreError;
-pub use grid::GridNode;
+pub use grid::{GridNode, GridNodeInput, GridNodeVersion};
 pub use migrate::{MIGRATIONS, MigrateReport};
 
 use sqlx::Connection;

@@ -6,8 +6,8 @@ use crate::AppState;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::middleware::SESSION_COOKIE;
 use app::{
-    AccountView, ApiKeyView, AuditView, CreatedApiKey, Ctx, GrantView, NewAccountInput, NodeView,
-    SystemInfo,
+    AccountView, ApiKeyView, AuditView, CreatedApiKey, Ctx, DivisionFinding, GrantView, Location,
+    MapFeature, NewAccountInput, NodeView, StaffView, SystemInfo,
 };
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -137,6 +137,100 @@ async fn grid_children(
     ApiPath(code): ApiPath<String>,
 ) -> ApiResult<Vec<NodeView>> {
     Ok(Json(state.app.grid_children(&ctx, &code).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MapQuery {
+    /// The grid code whose nodes to draw.
+    pub scope: String,
+    /// `community`, `grid` or `micro_grid` (also `street`, `district`).
+    pub level: String,
+}
+
+/// A GeoJSON FeatureCollection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeatureCollection {
+    #[serde(rename = "type")]
+    pub kind_of: &'static str,
+    pub features: Vec<MapFeature>,
+}
+
+/// The nodes of one level inside a scope, with their polygons, as GeoJSON.
+#[utoipa::path(get, path = "/api/v1/grid/map", tag = "grid", params(MapQuery),
+    responses((status = 200, body = FeatureCollection), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn grid_map(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<MapQuery>,
+) -> ApiResult<FeatureCollection> {
+    let features = state.app.map_features(&ctx, &q.scope, &q.level).await?;
+    Ok(Json(FeatureCollection {
+        kind_of: "FeatureCollection",
+        features,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LocateQuery {
+    /// Longitude, WGS84.
+    pub lon: f64,
+    /// Latitude, WGS84.
+    pub lat: f64,
+}
+
+/// The micro-grid (and grid, community, street, district) a point lies in.
+#[utoipa::path(get, path = "/api/v1/grid/locate", tag = "grid", params(LocateQuery),
+    responses((status = 200, body = Location), (status = 403, body = ErrorBody), (status = 422, description = "outside every micro-grid", body = ErrorBody)))]
+async fn grid_locate(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<LocateQuery>,
+) -> ApiResult<Location> {
+    state
+        .app
+        .require_anywhere(&ctx, domain::Permission::ReadGrid, "locate")
+        .await?;
+    Ok(Json(state.app.locate(q.lon, q.lat)?))
+}
+
+/// Who works on a node: the accounts holding a role on exactly it.
+#[utoipa::path(get, path = "/api/v1/grid/nodes/{code}/staff", tag = "grid", params(("code" = String, Path, description = "grid code")),
+    responses((status = 200, body = [StaffView]), (status = 403, body = ErrorBody)))]
+async fn grid_staff(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<Vec<StaffView>> {
+    Ok(Json(state.app.node_staff(&ctx, &code).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DivisionQuery {
+    /// The grid code to check, with everything below it.
+    pub scope: String,
+    /// Gaps and overlaps smaller than this (m²) are ignored; default 10.
+    pub tolerance: Option<f64>,
+}
+
+/// The division checks: gaps, overlaps, children outside their parent, invalid shapes.
+#[utoipa::path(get, path = "/api/v1/grid/division", tag = "grid", params(DivisionQuery),
+    responses((status = 200, body = [DivisionFinding]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn grid_division(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<DivisionQuery>,
+) -> ApiResult<Vec<DivisionFinding>> {
+    let tolerance = q.tolerance.unwrap_or(app::DEFAULT_TOLERANCE_M2);
+    if !(0.0..=1e9).contains(&tolerance) {
+        return Err(app::AppError::invalid(
+            "tolerance",
+            "容差须在 0 到 1e9 平方米之间 / tolerance is 0 to 1e9 m²",
+        )
+        .into());
+    }
+    Ok(Json(
+        state.app.check_division(&ctx, &q.scope, tolerance).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -363,7 +457,7 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "Weige 微格 API", description = "微网实格社区治理平台接口 / the micro-grid community governance API. \
         Errors are JSON `{code, message}`. Writes with the session cookie need the `X-CSRF-Token` header."),
-    paths(login, logout, me, grid_node, grid_children, list_accounts, create_account, get_account, disable_account,
+    paths(login, logout, me, grid_node, grid_children, grid_map, grid_locate, grid_staff, grid_division, list_accounts, create_account, get_account, disable_account,
           enable_account, reset_password, grant_role, revoke_grant, list_api_keys, create_api_key, revoke_api_key,
           audit, system),
     components(schemas(ErrorBody)),
@@ -381,6 +475,10 @@ pub fn routes() -> Router<AppState> {
         .route("/me", get(me))
         .route("/grid/nodes/{code}", get(grid_node))
         .route("/grid/nodes/{code}/children", get(grid_children))
+        .route("/grid/nodes/{code}/staff", get(grid_staff))
+        .route("/grid/map", get(grid_map))
+        .route("/grid/locate", get(grid_locate))
+        .route("/grid/division", get(grid_division))
         .route("/accounts", get(list_accounts).post(create_account))
         .route("/accounts/{id}", get(get_account))
         .route("/accounts/{id}/disable", post(disable_account))

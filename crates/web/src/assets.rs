@@ -9,42 +9,29 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-const FILES: &[(&str, &str, &[u8])] = &[
-    (
-        "app.css",
-        "text/css; charset=utf-8",
-        include_bytes!("../assets/app.css"),
-    ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../assets/app.js"),
-    ),
-    (
-        "apidocs.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../assets/apidocs.js"),
-    ),
-    (
-        "logo.svg",
-        "image/svg+xml",
-        include_bytes!("../assets/logo.svg"),
-    ),
-    (
-        "vendor/htmx/htmx.min.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../assets/vendor/htmx/htmx.min.js"),
-    ),
-    (
-        "vendor/swagger-ui/swagger-ui-bundle.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../assets/vendor/swagger-ui/swagger-ui-bundle.js"),
-    ),
-    (
-        "vendor/swagger-ui/swagger-ui.css",
-        "text/css; charset=utf-8",
-        include_bytes!("../assets/vendor/swagger-ui/swagger-ui.css"),
-    ),
+/// `(path under /assets/, content type, bytes)`, the bytes embedded from `assets/` at build time.
+macro_rules! embed {
+    ($($path:literal => $mime:literal),* $(,)?) => {
+        &[$(($path, $mime, include_bytes!(concat!("../assets/", $path)))),*]
+    };
+}
+
+const FILES: &[(&str, &str, &[u8])] = embed![
+    "app.css" => "text/css; charset=utf-8",
+    "app.js" => "text/javascript; charset=utf-8",
+    "map.js" => "text/javascript; charset=utf-8",
+    "apidocs.js" => "text/javascript; charset=utf-8",
+    "logo.svg" => "image/svg+xml",
+    "vendor/htmx/htmx.min.js" => "text/javascript; charset=utf-8",
+    "vendor/leaflet/leaflet.js" => "text/javascript; charset=utf-8",
+    "vendor/leaflet/leaflet.css" => "text/css; charset=utf-8",
+    "vendor/leaflet/images/layers.png" => "image/png",
+    "vendor/leaflet/images/layers-2x.png" => "image/png",
+    "vendor/leaflet/images/marker-icon.png" => "image/png",
+    "vendor/leaflet/images/marker-icon-2x.png" => "image/png",
+    "vendor/leaflet/images/marker-shadow.png" => "image/png",
+    "vendor/swagger-ui/swagger-ui-bundle.js" => "text/javascript; charset=utf-8",
+    "vendor/swagger-ui/swagger-ui.css" => "text/css; charset=utf-8",
 ];
 
 async fn asset(Path(path): Path<String>) -> Response {

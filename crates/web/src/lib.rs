@@ -26,6 +26,11 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// A base-map tile URL template (`https://…/{z}/{x}/{y}.png`); none by default, so the map
+    /// works with no internet.
+    pub map_tile_url: Option<String>,
+    /// The base map's attribution text.
+    pub map_attribution: String,
 }
 
 impl Default for WebConfig {
@@ -33,6 +38,8 @@ impl Default for WebConfig {
         WebConfig {
             secure_cookies: false,
             body_limit: 1024 * 1024,
+            map_tile_url: None,
+            map_attribution: String::new(),
         }
     }
 }
@@ -43,14 +50,18 @@ pub struct AppState {
     pub app: app::App,
     pub config: Arc<WebConfig>,
     pub metrics: Arc<Metrics>,
+    /// The Content-Security-Policy, with the base map's origin when one is configured.
+    pub csp: Arc<str>,
 }
 
 impl AppState {
     pub fn new(app: app::App, config: WebConfig) -> AppState {
+        let csp = middleware::content_security_policy(config.map_tile_url.as_deref());
         AppState {
             app,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            csp: csp.into(),
         }
     }
 }

@@ -44,8 +44,21 @@ fn request_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| app::random_hex(8).unwrap_or_else(|_| "0".into()))
 }
 
-const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; \
-                   script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+/// Everything from this server only; images also from the base map's origin, when there is one.
+pub fn content_security_policy(tile_url: Option<&str>) -> String {
+    let tiles = tile_url
+        .and_then(|u| {
+            let (scheme, rest) = u.split_once("://")?;
+            let host = rest.split('/').next()?;
+            // A `{s}` subdomain placeholder becomes a wildcard.
+            Some(format!(" {scheme}://{}", host.replace("{s}", "*")))
+        })
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; img-src 'self' data: blob:{tiles}; style-src 'self' 'unsafe-inline'; script-src 'self'; \
+         object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+}
 
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -90,10 +103,9 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    if let Ok(v) = HeaderValue::from_str(&state.csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     h.insert(
         "permissions-policy",
         HeaderValue::from_static("geolocation=(self), camera=(self), microphone=()"),

@@ -75,9 +75,11 @@ struct Flash {
 impl Page {
     fn layout(&self, title_key: &str, flash: Flash) -> Layout {
         let tr = self.tr;
-        let items: [(&str, &str, Option<Permission>); 7] = [
+        let items: [(&str, &str, Option<Permission>); 9] = [
             ("/", "nav.home", None),
+            ("/map", "nav.map", Some(Permission::ReadGrid)),
             ("/grid", "nav.grid", Some(Permission::ReadGrid)),
+            ("/grid/check", "nav.check", Some(Permission::ReadGrid)),
             (
                 "/admin/accounts",
                 "nav.accounts",
@@ -346,6 +348,120 @@ async fn grid(State(state): State<AppState>, page: Page) -> Response {
         Ok(nodes) => render(&GridTemplate {
             l: page.layout("nav.grid", Flash::default()),
             nodes,
+        }),
+        Err(e) => page.fail(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "map.html")]
+struct MapTemplate {
+    l: Layout,
+    scope: String,
+    scope_name: String,
+    tiles: String,
+    attribution: String,
+    at: String,
+    kinds_json: String,
+    levels_json: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct MapPageQuery {
+    scope: Option<String>,
+    /// `lon,lat` to mark and zoom to.
+    at: Option<String>,
+}
+
+async fn map_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<MapPageQuery>,
+) -> Response {
+    let scope = match q.scope {
+        Some(s) => s,
+        None => match app::default_scope(&page.ctx, Permission::ReadGrid) {
+            Ok(s) => s.to_string(),
+            Err(e) => return page.fail(e),
+        },
+    };
+    let node = match state.app.grid_node(&page.ctx, &scope).await {
+        Ok(n) => n,
+        Err(e) => return page.fail(e),
+    };
+    let at = q.at.filter(|a| {
+        let parts: Vec<Option<f64>> = a.split(',').map(|p| p.trim().parse().ok()).collect();
+        parts.len() == 2 && parts.iter().all(Option::is_some)
+    });
+    let tr = page.tr;
+    let kinds: serde_json::Map<String, serde_json::Value> = domain::GridKind::ALL
+        .into_iter()
+        .map(|k| (k.as_str().to_owned(), k.label_zh().into()))
+        .collect();
+    let levels: serde_json::Map<String, serde_json::Value> = domain::Level::ALL
+        .into_iter()
+        .map(|lv| {
+            (
+                lv.as_str().to_owned(),
+                tr.t(&format!("level.{}", lv.as_str())).into(),
+            )
+        })
+        .collect();
+    render(&MapTemplate {
+        l: page.layout("nav.map", Flash::default()),
+        scope: node.code,
+        scope_name: node.name,
+        tiles: state.config.map_tile_url.clone().unwrap_or_default(),
+        attribution: state.config.map_attribution.clone(),
+        at: at.unwrap_or_default(),
+        kinds_json: serde_json::Value::Object(kinds).to_string(),
+        levels_json: serde_json::Value::Object(levels).to_string(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "check.html")]
+struct CheckTemplate {
+    l: Layout,
+    scope: String,
+    scope_name: String,
+    tolerance: f64,
+    findings: Vec<app::DivisionFinding>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CheckQuery {
+    scope: Option<String>,
+    tolerance: Option<f64>,
+}
+
+async fn check_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<CheckQuery>,
+) -> Response {
+    let scope = match q.scope {
+        Some(s) => s,
+        None => match app::default_scope(&page.ctx, Permission::ReadGrid) {
+            Ok(s) => s.to_string(),
+            Err(e) => return page.fail(e),
+        },
+    };
+    let tolerance = q
+        .tolerance
+        .filter(|t| (0.0..=1e9).contains(t))
+        .unwrap_or(app::DEFAULT_TOLERANCE_M2);
+    let node = match state.app.grid_node(&page.ctx, &scope).await {
+        Ok(n) => n,
+        Err(e) => return page.fail(e),
+    };
+    match state.app.check_division(&page.ctx, &scope, tolerance).await {
+        Ok(findings) => render(&CheckTemplate {
+            l: page.layout("nav.check", Flash::default()),
+            scope: node.code,
+            scope_name: node.name,
+            tolerance,
+            findings,
         }),
         Err(e) => page.fail(e),
     }
@@ -716,6 +832,8 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/lang/{lang}", get(set_language))
         .route("/grid", get(grid))
+        .route("/map", get(map_page))
+        .route("/grid/check", get(check_page))
         .route("/admin/accounts", get(accounts_page).post(create_account))
         .route("/admin/accounts/{id}/grants", post(grant_role))
         .route(

@@ -42,6 +42,8 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
 fn api_permission(method: &Method, path: &str) -> Option<Permission> {
     match path {
         "/api/v1/me" => None,
+        // Routing a point names grids anywhere: any role that reads the grid may ask.
+        "/api/v1/grid/locate" => Some(Permission::ReadGrid),
         p if p.starts_with("/api/v1/grid/") => Some(Permission::ReadGrid),
         p if p.starts_with("/api/v1/accounts") => Some(Permission::ManageAccounts),
         p if p.starts_with("/api/v1/apikeys") => Some(Permission::ManageApiKeys),
@@ -73,8 +75,17 @@ fn api_request(
         );
     let body = match (method.as_str(), path) {
         (_, "/api/v1/session") => return None,
-        ("GET", "/api/v1/accounts" | "/api/v1/apikeys" | "/api/v1/audit") => {
+        (
+            "GET",
+            "/api/v1/accounts" | "/api/v1/apikeys" | "/api/v1/audit" | "/api/v1/grid/division",
+        ) => {
             return Some((format!("{uri}?scope={}", t.scope), None));
+        }
+        ("GET", "/api/v1/grid/map") => {
+            return Some((format!("{uri}?scope={}&level=micro_grid", t.scope), None));
+        }
+        ("GET", "/api/v1/grid/locate") => {
+            return Some((format!("{uri}?lon=103.8001&lat=30.7099"), None));
         }
         ("POST", "/api/v1/accounts") => Some(
             json!({"username": format!("new.{who}.{}", t.scope), "display_name": "新 账户", "password": "Neu-Pass1", "home_scope": t.scope}),
@@ -132,9 +143,10 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                 let Some((uri, body)) = api_request(method, path, targets, role.as_str()) else {
                     continue;
                 };
+                let unscoped = matches!(path.as_str(), "/api/v1/system" | "/api/v1/grid/locate");
                 let allowed = match api_permission(method, path) {
                     None => true,
-                    Some(Permission::ConfigureSystem) => role.has(Permission::ConfigureSystem),
+                    Some(p) if unscoped => role.has(p),
                     Some(p) => role.has(p) && targets.scope == INSIDE,
                 };
                 let before = t.audit_count("permission_denied").await;
@@ -217,6 +229,20 @@ type PageRoute = (
 const PAGES: &[PageRoute] = &[
     ("GET", "/", None, false, &[]),
     ("GET", "/grid", Some(Permission::ReadGrid), false, &[]),
+    (
+        "GET",
+        "/map?scope={scope}",
+        Some(Permission::ReadGrid),
+        true,
+        &[],
+    ),
+    (
+        "GET",
+        "/grid/check?scope={scope}",
+        Some(Permission::ReadGrid),
+        true,
+        &[],
+    ),
     (
         "GET",
         "/admin/accounts?scope={scope}",

@@ -295,3 +295,180 @@ async fn a_page_form_error_comes_back_as_a_message_on_the_page() {
     assert!(!created.text().contains("\"username\":\"x\""));
     let _ = json!({});
 }
+
+#[tokio::test]
+async fn the_map_api_draws_the_scope_and_routes_points() {
+    let t = spawn().await;
+    let grid = t.login("community").await;
+    let r = t
+        .api(
+            Some(&grid),
+            Method::GET,
+            "/api/v1/grid/map?scope=510115001001&level=micro_grid",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let fc = r.json();
+    assert_eq!(fc["type"], "FeatureCollection");
+    let features = fc["features"].as_array().unwrap();
+    assert_eq!(features.len(), 24, "和平社区 has 3 grids of 8 micro-grids");
+    assert_eq!(features[0]["geometry"]["type"], "Polygon");
+    assert!(features.iter().all(|f| {
+        f["properties"]["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("510115001001")
+    }));
+    let bad = t
+        .api(
+            Some(&grid),
+            Method::GET,
+            "/api/v1/grid/map?scope=510115001001&level=planet",
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let r = t
+        .api(
+            Some(&grid),
+            Method::GET,
+            "/api/v1/grid/locate?lon=103.8001&lat=30.7099",
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["micro_grid"]["code"], "510115001001001001");
+    assert_eq!(r.json()["community"]["name"], "和平社区");
+    let outside = t
+        .api(
+            Some(&grid),
+            Method::GET,
+            "/api/v1/grid/locate?lon=116.4&lat=39.9",
+            None,
+        )
+        .await;
+    assert_eq!(outside.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let nonsense = t
+        .api(
+            Some(&grid),
+            Method::GET,
+            "/api/v1/grid/locate?lon=east&lat=30",
+            None,
+        )
+        .await;
+    assert_eq!(nonsense.status, StatusCode::BAD_REQUEST);
+
+    let staff = t
+        .api(
+            Some(&grid),
+            Method::GET,
+            "/api/v1/grid/nodes/510115001001/staff",
+            None,
+        )
+        .await
+        .json();
+    assert!(
+        staff
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["username"] == "community" && s["role"] == "community_staff")
+    );
+    let mine = t.login("micro").await;
+    let staff = t
+        .api(
+            Some(&mine),
+            Method::GET,
+            "/api/v1/grid/nodes/510115001001001001/staff",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(staff[0]["display_name"], "微网格员 黄秀英");
+    let next_door = t
+        .api(
+            Some(&mine),
+            Method::GET,
+            "/api/v1/grid/nodes/510115001001001002/staff",
+            None,
+        )
+        .await;
+    assert_eq!(
+        next_door.status,
+        StatusCode::FORBIDDEN,
+        "a micro-grid worker sees only their micro-grid"
+    );
+    let clean = t
+        .api(
+            Some(&grid),
+            Method::GET,
+            "/api/v1/grid/division?scope=510115001001",
+            None,
+        )
+        .await;
+    assert_eq!(clean.json(), json!([]));
+    let missing = t
+        .api(
+            Some(&t.login("admin").await),
+            Method::GET,
+            "/api/v1/grid/division?scope=510115001999",
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_configured_base_map_is_allowed_by_the_content_security_policy() {
+    let config = web::WebConfig {
+        map_tile_url: Some("https://{s}.tiles.example.cn/{z}/{x}/{y}.png".into()),
+        ..Default::default()
+    };
+    let t = spawn_with(app::Settings::default(), config).await;
+    let s = t.login("grid").await;
+    let r = t.page(&s, "/map").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.text()
+            .contains("data-tiles=\"https://{s}.tiles.example.cn/{z}/{x}/{y}.png\"")
+    );
+    let csp = r.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("img-src 'self' data: blob: https://*.tiles.example.cn;"),
+        "{csp}"
+    );
+    let plain = spawn().await;
+    let r = plain.page(&plain.login("grid").await, "/map").await;
+    assert!(
+        r.text().contains("data-tiles=\"\""),
+        "no base map by default"
+    );
+}
+
+#[tokio::test]
+async fn every_asset_a_page_refers_to_is_served() {
+    let t = spawn().await;
+    let s = t.login("admin").await;
+    let mut seen = Vec::new();
+    for uri in ["/login", "/", "/map", "/grid/check", "/api/docs"] {
+        let page = t.page(&s, uri).await.text();
+        for part in page.split("\"/assets/").skip(1) {
+            let path = format!("/assets/{}", part.split('"').next().unwrap());
+            if !seen.contains(&path) {
+                seen.push(path);
+            }
+        }
+    }
+    assert!(seen.len() >= 8, "{seen:?}");
+    for path in seen {
+        let r = t
+            .send(Request::builder().uri(&path).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(!r.body.is_empty(), "{path}");
+    }
+}

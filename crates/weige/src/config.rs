@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub body_limit_bytes: Option<usize>,
     pub log_format: Option<String>,
+    pub map_tile_url: Option<String>,
+    pub map_attribution: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub body_limit_bytes: usize,
     pub json_logs: bool,
+    pub map_tile_url: Option<String>,
+    pub map_attribution: String,
 }
 
 /// What the command line and environment gave (clap reads both).
@@ -64,6 +68,7 @@ pub struct Overrides {
     pub session_idle_minutes: Option<i64>,
     pub secure_cookies: Option<bool>,
     pub log_format: Option<String>,
+    pub map_tile_url: Option<String>,
 }
 
 pub fn resolve(file: FileConfig, o: Overrides) -> Result<Settings, ConfigError> {
@@ -102,7 +107,20 @@ pub fn resolve(file: FileConfig, o: Overrides) -> Result<Settings, ConfigError> 
             )));
         }
     };
+    let map_tile_url = o
+        .map_tile_url
+        .or(file.map_tile_url)
+        .filter(|u| !u.is_empty());
+    if let Some(u) = &map_tile_url
+        && !(u.starts_with("https://") || u.starts_with("http://"))
+    {
+        return Err(ConfigError::Invalid(format!(
+            "map_tile_url must start with https:// or http://, not '{u}'"
+        )));
+    }
     Ok(Settings {
+        map_tile_url,
+        map_attribution: file.map_attribution.unwrap_or_default(),
         database: o
             .database
             .or(file.database)

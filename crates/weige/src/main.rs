@@ -19,7 +19,7 @@ use store::Store;
 #[command(name = "weige", version, about, long_about)]
 struct Cli {
     /// A TOML configuration file (keys: database, listen, session_idle_minutes, secure_cookies,
-    /// body_limit_bytes, log_format).
+    /// body_limit_bytes, log_format, map_tile_url, map_attribution).
     #[arg(long, short = 'c', env = "WEIGE_CONFIG", global = true)]
     config: Option<PathBuf>,
 
@@ -47,6 +47,10 @@ struct ServeArgs {
     /// Mark cookies Secure (when served over HTTPS).
     #[arg(long, env = "WEIGE_SECURE_COOKIES")]
     secure_cookies: Option<bool>,
+    /// A base-map tile URL, e.g. https://tiles.example/{z}/{x}/{y}.png; none by default: the
+    /// map then draws the grid on a plain background and needs no internet.
+    #[arg(long, env = "WEIGE_MAP_TILE_URL")]
+    map_tile_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,6 +70,16 @@ enum Command {
     /// Manage the grid tree's nodes.
     #[command(subcommand)]
     Grid(GridCommand),
+    /// Check the division of a scope: gaps and overlaps between siblings, children outside their
+    /// parent, invalid shapes. Exits non-zero when it finds any.
+    CheckGrid {
+        /// The grid code to check, with everything below it.
+        #[arg(long, default_value = "510115001")]
+        scope: String,
+        /// Gaps and overlaps smaller than this many square metres are ignored.
+        #[arg(long, default_value_t = app::DEFAULT_TOLERANCE_M2)]
+        tolerance: f64,
+    },
     /// Benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -221,6 +235,7 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Settings, Failure> {
         session_idle_minutes: serve.and_then(|s| s.session_idle_minutes),
         secure_cookies: serve.and_then(|s| s.secure_cookies),
         log_format: cli.log_format.clone(),
+        map_tile_url: serve.and_then(|s| s.map_tile_url.clone()),
     };
     Ok(config::resolve(file, overrides)?)
 }
@@ -282,6 +297,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             app.seed_demo().await?;
             serve(&settings, app, true).await
         }
+        Command::CheckGrid { scope, tolerance } => {
+            check_grid(&open(&settings).await?, &ctx, &scope, tolerance).await
+        }
         Command::User(cmd) => user(&open(&settings).await?, &ctx, cmd).await,
         Command::Apikey(cmd) => apikey(&open(&settings).await?, &ctx, cmd).await,
         Command::Bench(BenchCommand::Route(args)) => bench::route(args).await.map_err(Failure::App),
@@ -340,11 +358,16 @@ async fn serve(settings: &Settings, app: App, demo: bool) -> Result<(), Failure>
         web::WebConfig {
             secure_cookies: settings.secure_cookies,
             body_limit: settings.body_limit_bytes,
+            map_tile_url: settings.map_tile_url.clone(),
+            map_attribution: settings.map_attribution.clone(),
         },
     );
+    app.refresh_map().await?;
     let sweeper = tokio::spawn(sweep_idle_sessions(app.clone()));
+    let map_watch = tokio::spawn(watch_map(app.clone()));
     let result = web::serve(listener, state, shutdown_signal()).await;
     sweeper.abort();
+    map_watch.abort();
     app.store.close().await;
     tracing::info!("stopped");
     result.map_err(Failure::Serve)
@@ -359,6 +382,42 @@ async fn sweep_idle_sessions(app: App) {
             tracing::warn!(error = %e, "could not remove idle sessions");
         }
     }
+}
+
+/// Rebuilds the routing index when the map changed, whichever server changed it.
+async fn watch_map(app: App) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.refresh_map().await {
+            tracing::warn!(error = %e, "could not refresh the routing index");
+        }
+    }
+}
+
+async fn check_grid(app: &App, ctx: &Ctx, scope: &str, tolerance: f64) -> Result<(), Failure> {
+    let findings = app.check_division(ctx, scope, tolerance).await?;
+    if findings.is_empty() {
+        println!(
+            "网格划分检查通过 / the division of {scope} is clean: no gaps, overlaps or invalid shapes above {tolerance} m²"
+        );
+        return Ok(());
+    }
+    for f in &findings {
+        println!(
+            "{:<15} {:<18} at {:.6},{:.6}  {}",
+            f.kind,
+            f.node.as_deref().unwrap_or(&f.parent),
+            f.at[0],
+            f.at[1],
+            f.message
+        );
+    }
+    Err(Failure::App(format!(
+        "{} 处问题 / {} findings in the division of {scope}",
+        findings.len(),
+        findings.len()
+    )))
 }
 
 async fn shutdown_signal() {

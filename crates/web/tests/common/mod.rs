@@ -50,6 +50,7 @@ pub async fn spawn_with(settings: Settings, config: web::WebConfig) -> TestApp {
     let db = testing::fresh().await;
     let app = App::new(db.store.clone(), settings);
     app.seed_demo().await.unwrap();
+    app.refresh_map().await.unwrap();
     let router = web::router(web::AppState::new(app.clone(), config));
     TestApp { router, app, db }
 }

@@ -1,0 +1,362 @@
+//! The grid map in use: the routing index (point → micro-grid → grid → community → street), kept
+//! in memory and rebuilt when the map version in the database moves on (each server polls it, so
+//! a change made on one server reaches all), the map's features for a scope, and the division
+//! checks.
+
+use crate::error::parse_scope;
+use crate::{App, AppError, Ctx, Result};
+use domain::{Level, Permission};
+use geo_grid::{Finding, FindingKind, PointIndex, Polygon, check_children, parse_polygon};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// A node, as a location names it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct NodeRef {
+    pub code: String,
+    pub name: String,
+}
+
+/// Where a point lies: its micro-grid and the nodes above it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Location {
+    pub micro_grid: NodeRef,
+    pub grid: Option<NodeRef>,
+    pub community: Option<NodeRef>,
+    pub street: Option<NodeRef>,
+    pub district: Option<NodeRef>,
+}
+
+/// The routing index of one map version.
+#[derive(Debug, Default)]
+pub struct RoutingIndex {
+    pub version: i64,
+    micro: Option<PointIndex<String>>,
+    names: HashMap<String, String>,
+}
+
+impl RoutingIndex {
+    pub fn len(&self) -> usize {
+        self.micro.as_ref().map_or(0, PointIndex::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn node(&self, code: &str) -> Option<NodeRef> {
+        self.names.get(code).map(|name| NodeRef {
+            code: code.to_owned(),
+            name: name.clone(),
+        })
+    }
+
+    pub fn locate(&self, lon: f64, lat: f64) -> Option<Location> {
+        let code = self.micro.as_ref()?.locate(lon, lat)?;
+        let up = |len: usize| code.get(..len).and_then(|c| self.node(c));
+        Some(Location {
+            micro_grid: self.node(code)?,
+            grid: up(Level::Grid.code_len()),
+            community: up(Level::Community.code_len()),
+            street: up(Level::Street.code_len()),
+            district: up(Level::District.code_len()),
+        })
+    }
+}
+
+/// The index currently in use; swapped whole when a new version is built.
+#[derive(Debug, Clone, Default)]
+pub struct MapState(Arc<RwLock<Arc<RoutingIndex>>>);
+
+impl MapState {
+    pub fn current(&self) -> Arc<RoutingIndex> {
+        self.0.read().map(|g| Arc::clone(&g)).unwrap_or_default()
+    }
+
+    fn replace(&self, index: RoutingIndex) {
+        if let Ok(mut g) = self.0.write() {
+            *g = Arc::new(index);
+        }
+    }
+}
+
+/// One node of the map for display: a GeoJSON Feature.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MapFeature {
+    #[serde(rename = "type")]
+    pub kind_of: &'static str,
+    #[schema(value_type = Object)]
+    pub geometry: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Value,
+}
+
+/// The people working on a node, for the map's cell panel.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StaffView {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub role_label: &'static str,
+}
+
+/// One problem the division checks found.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DivisionFinding {
+    /// `invalid_shape`, `overlap`, `gap` or `outside_parent`.
+    pub kind: &'static str,
+    /// The parent whose children were checked.
+    pub parent: String,
+    /// The node at fault (none for a gap).
+    pub node: Option<String>,
+    /// For an overlap: the sibling.
+    pub other: Option<String>,
+    pub area_m2: f64,
+    /// A point inside the problem: [lon, lat].
+    pub at: [f64; 2],
+    pub message: String,
+}
+
+impl DivisionFinding {
+    fn new(parent: &str, f: Finding<String>) -> DivisionFinding {
+        let (kind, other, message) = match &f.kind {
+            FindingKind::InvalidShape(why) => (
+                "invalid_shape",
+                None,
+                format!("形状无效 / invalid shape: {why}"),
+            ),
+            FindingKind::Overlap { other } => (
+                "overlap",
+                Some(other.clone()),
+                format!(
+                    "与 {other} 重叠 {:.0} 平方米 / overlaps {other} by {:.0} m²",
+                    f.area_m2, f.area_m2
+                ),
+            ),
+            FindingKind::Gap => (
+                "gap",
+                None,
+                format!(
+                    "{parent} 内有 {:.0} 平方米未划入任何网格 / a gap of {:.0} m² in {parent}",
+                    f.area_m2, f.area_m2
+                ),
+            ),
+            FindingKind::OutsideParent => (
+                "outside_parent",
+                None,
+                format!(
+                    "{:.0} 平方米超出上级 {parent} / {:.0} m² outside its parent {parent}",
+                    f.area_m2, f.area_m2
+                ),
+            ),
+        };
+        DivisionFinding {
+            kind,
+            parent: parent.to_owned(),
+            node: f.cell,
+            other,
+            area_m2: f.area_m2,
+            at: [f.at.x, f.at.y],
+            message,
+        }
+    }
+}
+
+/// Gaps and overlaps smaller than this (m²) are drawing noise, not findings.
+pub const DEFAULT_TOLERANCE_M2: f64 = 10.0;
+
+fn shape(node: &store::GridNode) -> Option<std::result::Result<Polygon, String>> {
+    let text = node.geometry.as_deref()?;
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    Some(parse_polygon(&value).map_err(|e| e.to_string()))
+}
+
+impl App {
+    /// Rebuilds the routing index when the map changed since it was built; true when it did.
+    pub async fn refresh_map(&self) -> Result<bool> {
+        let mut tx = self.store.read().await?;
+        let version = tx.grid_map_version().await?;
+        let current = self.map.current();
+        if current.version == version && version != 0 {
+            return Ok(false);
+        }
+        let micro = tx.grid_shapes_of_level(Level::MicroGrid.as_str()).await?;
+        let names = tx.grid_node_names().await?.into_iter().collect();
+        drop(tx);
+        let cells: Vec<(String, Polygon)> = micro
+            .iter()
+            .filter_map(|n| match shape(n)? {
+                Ok(p) => Some((n.code.clone(), p)),
+                Err(e) => {
+                    tracing::warn!(code = %n.code, error = %e, "micro-grid left out of routing: bad shape");
+                    None
+                }
+            })
+            .collect();
+        let count = cells.len();
+        let index = tokio::task::spawn_blocking(move || PointIndex::build(cells))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        self.map.replace(RoutingIndex {
+            version,
+            micro: Some(index),
+            names,
+        });
+        tracing::info!(version, micro_grids = count, "routing index rebuilt");
+        Ok(true)
+    }
+
+    /// Where a point lies, from the index in memory.
+    pub fn locate(&self, lon: f64, lat: f64) -> Result<Location> {
+        if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+            return Err(AppError::invalid(
+                "lon",
+                "经纬度超出范围 / lon/lat out of range",
+            ));
+        }
+        self.map.current().locate(lon, lat).ok_or_else(|| {
+            AppError::invalid(
+                "lon",
+                "该位置不在任何微网格内 / this point lies in no micro-grid",
+            )
+        })
+    }
+
+    /// The nodes of one level inside a scope, as GeoJSON features.
+    pub async fn map_features(
+        &self,
+        ctx: &Ctx,
+        scope: &str,
+        level: &str,
+    ) -> Result<Vec<MapFeature>> {
+        let scope = parse_scope("scope", scope)?;
+        let level = Level::parse(level).ok_or_else(|| {
+            AppError::invalid("level", format!("未知层级 / unknown level '{level}'"))
+        })?;
+        self.require(
+            ctx,
+            Permission::ReadGrid,
+            &scope,
+            &format!("map of {scope}"),
+        )
+        .await?;
+        let mut tx = self.store.read().await?;
+        let nodes = tx.grid_nodes_in_scope(scope.as_str()).await?;
+        Ok(nodes
+            .into_iter()
+            .filter(|n| n.level == level.as_str())
+            .filter_map(|n| {
+                let geometry: serde_json::Value = serde_json::from_str(n.geometry.as_deref()?).ok()?;
+                Some(MapFeature {
+                    kind_of: "Feature",
+                    geometry,
+                    properties: serde_json::json!({"code": n.code, "name": n.name, "level": n.level, "kind": n.kind, "parent": n.parent_code}),
+                })
+            })
+            .collect())
+    }
+
+    /// Who works on exactly this node.
+    pub async fn node_staff(&self, ctx: &Ctx, code: &str) -> Result<Vec<StaffView>> {
+        let code = parse_scope("code", code)?;
+        self.require(
+            ctx,
+            Permission::ReadGrid,
+            &code,
+            &format!("staff of {code}"),
+        )
+        .await?;
+        let mut tx = self.store.read().await?;
+        Ok(tx
+            .staff_on_node(code.as_str())
+            .await?
+            .into_iter()
+            .map(|(username, display_name, role)| StaffView {
+                role_label: domain::Role::parse(&role).map_or("", domain::Role::label_zh),
+                username,
+                display_name,
+                role,
+            })
+            .collect())
+    }
+
+    /// The division checks for every node with children inside `scope` (the scope included).
+    pub async fn check_division(
+        &self,
+        ctx: &Ctx,
+        scope: &str,
+        tolerance_m2: f64,
+    ) -> Result<Vec<DivisionFinding>> {
+        let scope = parse_scope("scope", scope)?;
+        self.require(
+            ctx,
+            Permission::ReadGrid,
+            &scope,
+            &format!("division of {scope}"),
+        )
+        .await?;
+        let nodes = {
+            let mut tx = self.store.read().await?;
+            tx.grid_nodes_in_scope(scope.as_str()).await?
+        };
+        if nodes.first().is_none_or(|n| n.code != scope.as_str()) {
+            return Err(AppError::NotFound("grid node"));
+        }
+        tokio::task::spawn_blocking(move || division_findings(&nodes, tolerance_m2))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+}
+
+fn division_findings(nodes: &[store::GridNode], tolerance_m2: f64) -> Vec<DivisionFinding> {
+    let mut findings = Vec::new();
+    let mut children: HashMap<&str, Vec<&store::GridNode>> = HashMap::new();
+    for n in nodes {
+        if let Some(p) = n.parent_code.as_deref() {
+            children.entry(p).or_default().push(n);
+        }
+    }
+    for parent in nodes {
+        let Some(kids) = children.get(parent.code.as_str()) else {
+            continue;
+        };
+        let mut shapes = Vec::new();
+        for kid in kids {
+            match shape(kid) {
+                Some(Ok(p)) => shapes.push((kid.code.clone(), p)),
+                Some(Err(why)) => findings.push(DivisionFinding::new(
+                    &parent.code,
+                    Finding {
+                        kind: FindingKind::InvalidShape(why),
+                        cell: Some(kid.code.clone()),
+                        area_m2: 0.0,
+                        at: geo_grid::Coord { x: 0.0, y: 0.0 },
+                    },
+                )),
+                None => {}
+            }
+        }
+        match shape(parent) {
+            Some(Ok(p)) => findings.extend(
+                check_children(&p, &shapes, tolerance_m2)
+                    .into_iter()
+                    .map(|f| DivisionFinding::new(&parent.code, f)),
+            ),
+            Some(Err(why)) => findings.push(DivisionFinding::new(
+                parent.parent_code.as_deref().unwrap_or(""),
+                Finding {
+                    kind: FindingKind::InvalidShape(why),
+                    cell: Some(parent.code.clone()),
+                    area_m2: 0.0,
+                    at: geo_grid::Coord { x: 0.0, y: 0.0 },
+                },
+            )),
+            None => {}
+        }
+    }
+    findings
+}

@@ -1,0 +1,68 @@
+// The grid map in a real browser: a grid worker opens it, clicks a micro-grid of their grid and
+// sees what it is and who works on it; the division check of the demo street is clean.
+"use strict";
+const { test, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const { startWeige, startBrowser, login, screenshot } = require("./harness");
+
+let weige;
+let browser;
+
+before(async () => {
+  weige = await startWeige();
+  browser = await startBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (weige) await weige.stop();
+});
+
+/** Clicks the centre of the micro-grid `code` on the Leaflet map. */
+async function clickCell(page, code) {
+  const point = await page.evaluate((code) => {
+    const el = document.getElementById("map");
+    const { map, layers } = el.weige;
+    const layer = layers.micro_grid.getLayers().find((l) => l.feature.properties.code === code);
+    const p = map.latLngToContainerPoint(layer.getBounds().getCenter());
+    const box = el.getBoundingClientRect();
+    return { x: box.left + p.x, y: box.top + p.y };
+  }, code);
+  await page.mouse.click(point.x, point.y);
+}
+
+test("a grid worker opens the map, clicks a micro-grid of their grid and sees it", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await login(page, weige.url, "grid");
+  await page.click("nav >> text=网格地图");
+  await page.waitForSelector("#map[data-ready='1']");
+  assert.match(await page.textContent("h1"), /和平社区第1网格/);
+  const cells = await page.evaluate(() => document.getElementById("map").weige.layers.micro_grid.getLayers().length);
+  assert.equal(cells, 8, "the grid's 8 micro-grids are drawn");
+  await clickCell(page, "510115001001001001");
+  await page.waitForSelector("[data-testid=cell-name]");
+  assert.equal(await page.textContent("[data-testid=cell-name]"), "和平社区1-1号微网格");
+  await page.waitForSelector("#cell-staff >> text=黄秀英");
+  assert.match(await page.textContent("#cell-panel"), /510115001001001001/);
+  await screenshot(page, "map-grid-worker");
+  // Another community's map is not theirs.
+  const res = await page.goto(`${weige.url}/map?scope=510115001002`);
+  assert.equal(res.status(), 403);
+  await page.close();
+});
+
+test("the street admin sees the whole street and a clean division check", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await login(page, weige.url, "admin");
+  await page.goto(`${weige.url}/map`);
+  await page.waitForSelector("#map[data-ready='1']");
+  const counts = await page.evaluate(() => {
+    const l = document.getElementById("map").weige.layers;
+    return [l.community.getLayers().length, l.grid.getLayers().length, l.micro_grid.getLayers().length];
+  });
+  assert.deepEqual(counts, [19, 60, 480]);
+  await screenshot(page, "map-street");
+  await page.click("nav >> text=划分检查");
+  await page.waitForSelector("[data-testid=check-clean]");
+  await page.close();
+});
