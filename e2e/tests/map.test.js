@@ -66,3 +66,35 @@ test("the street admin sees the whole street and a clean division check", async 
   await page.waitForSelector("[data-testid=check-clean]");
   await page.close();
 });
+
+test("from the map to a household: masked phones, and a reveal that the audit log records", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await login(page, weige.url, "grid");
+  await page.goto(`${weige.url}/map`);
+  await page.waitForSelector("#map[data-ready='1']");
+  await clickCell(page, "510115001001001001");
+  await page.waitForSelector("[data-testid=household-count]");
+  const count = Number(await page.textContent("[data-testid=household-count]"));
+  assert.ok(count >= 30 && count <= 100, `a micro-grid holds 30–100 households, saw ${count}`);
+  await Promise.all([page.waitForURL(/\/registry\/households\/\d+/), page.click("#cell-households li a >> nth=0")]);
+  const masked = await page.textContent("[data-testid=member] >> nth=0");
+  assert.match(masked, /\d{6}\*{8}\d{3}[\dX]/, "the ID number is masked");
+  const phoneCell = page.locator("[data-testid=member] td:nth-child(4)").first();
+  const before = await phoneCell.textContent();
+  assert.match(before, /1\d\d\*{4}\d{4}/);
+  await phoneCell.locator("[data-testid=reveal-phone]").click();
+  await page.waitForSelector("[data-testid=revealed]");
+  assert.match(await page.textContent("[data-testid=revealed]"), /^1\d{10}$/);
+  await screenshot(page, "household-revealed");
+  await context.close();
+
+  const audit = await browser.newContext();
+  const ap = await audit.newPage();
+  await login(ap, weige.url, "auditor");
+  await ap.goto(`${weige.url}/audit?action=personal_data_revealed`);
+  const rows = ap.locator("#audit-rows tr[data-action=personal_data_revealed]");
+  assert.equal(await rows.count(), 1);
+  assert.match(await rows.first().textContent(), /grid/);
+  await audit.close();
+});

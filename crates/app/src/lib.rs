@@ -8,9 +8,11 @@ mod audit;
 mod auth;
 mod ctx;
 pub mod demo;
+mod demo_people;
 mod error;
 mod grid;
 mod map;
+mod registry;
 mod secret;
 
 pub use accounts::{AccountView, GrantView, NewAccountInput, default_scope};
@@ -18,11 +20,13 @@ pub use api_keys::{ApiKeyView, CreatedApiKey};
 pub use audit::AuditView;
 pub use auth::LoginOk;
 pub use ctx::{Actor, Ctx, Origin};
+pub use demo_people::DemoSize;
 pub use error::AppError;
 pub use grid::NodeView;
 pub use map::{
     DEFAULT_TOLERANCE_M2, DivisionFinding, Location, MapFeature, MapState, NodeRef, StaffView,
 };
+pub use registry::{HouseholdSummary, HouseholdView, ResidentPatch, ResidentView, SensitiveField};
 pub use secret::random_hex;
 
 use domain::{LoginPolicy, Millis};
@@ -36,6 +40,10 @@ pub struct Settings {
     /// Sessions idle longer than this end.
     pub session_idle_minutes: i64,
     pub login_policy: LoginPolicy,
+    /// Households a micro-grid should hold (inclusive); outside, the division check says so.
+    pub micro_grid_households: (i64, i64),
+    /// Households a general grid should hold (inclusive).
+    pub grid_households: (i64, i64),
 }
 
 impl Default for Settings {
@@ -43,6 +51,8 @@ impl Default for Settings {
         Settings {
             session_idle_minutes: 30,
             login_policy: LoginPolicy::default(),
+            micro_grid_households: (30, 100),
+            grid_households: (300, 500),
         }
     }
 }
@@ -54,6 +64,8 @@ pub struct App {
     pub settings: Settings,
     /// The routing index in use on this server.
     pub map: MapState,
+    /// Encrypts and decrypts personal data; its key never comes from the database.
+    pub cipher: Option<store::FieldCipher>,
 }
 
 /// Facts about the running system, for the system admin.
@@ -81,7 +93,14 @@ impl App {
             store,
             settings,
             map: MapState::default(),
+            cipher: None,
         }
+    }
+
+    /// The same application with a data key for personal data.
+    pub fn with_cipher(mut self, cipher: store::FieldCipher) -> App {
+        self.cipher = Some(cipher);
+        self
     }
 
     pub fn engine(&self) -> Engine {

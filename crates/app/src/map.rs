@@ -306,10 +306,63 @@ impl App {
         if nodes.first().is_none_or(|n| n.code != scope.as_str()) {
             return Err(AppError::NotFound("grid node"));
         }
-        tokio::task::spawn_blocking(move || division_findings(&nodes, tolerance_m2))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))
+        let counts = {
+            let mut tx = self.store.read().await?;
+            tx.household_counts(scope.as_str()).await?
+        };
+        let bounds = (
+            self.settings.micro_grid_households,
+            self.settings.grid_households,
+        );
+        let households = household_findings(&nodes, &counts, bounds);
+        let mut findings =
+            tokio::task::spawn_blocking(move || division_findings(&nodes, tolerance_m2))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+        findings.extend(households);
+        Ok(findings)
     }
+}
+
+/// Micro-grids and general grids whose household count lies outside the bounds. A scope whose
+/// registry is still empty is not judged.
+fn household_findings(
+    nodes: &[store::GridNode],
+    counts: &[(String, i64)],
+    (micro, grid): ((i64, i64), (i64, i64)),
+) -> Vec<DivisionFinding> {
+    if counts.is_empty() {
+        return Vec::new();
+    }
+    let mut findings = Vec::new();
+    for n in nodes {
+        let (lo, hi) = match n.level.as_str() {
+            "micro_grid" => micro,
+            "grid" => grid,
+            _ => continue,
+        };
+        let count: i64 = counts
+            .iter()
+            .filter(|(code, _)| code.starts_with(&n.code))
+            .map(|(_, c)| c)
+            .sum();
+        if count < lo || count > hi {
+            let at = shape(n)
+                .and_then(Result::ok)
+                .and_then(|p| geo::InteriorPoint::interior_point(&p))
+                .map_or([0.0, 0.0], |p| [p.x(), p.y()]);
+            findings.push(DivisionFinding {
+                kind: "household_count",
+                parent: n.parent_code.clone().unwrap_or_default(),
+                node: Some(n.code.clone()),
+                other: None,
+                area_m2: 0.0,
+                at,
+                message: format!("{} 有 {count} 户，应为 {lo}–{hi} 户 / {} holds {count} households, not {lo}–{hi}", n.name, n.code),
+            });
+        }
+    }
+    findings
 }
 
 fn division_findings(nodes: &[store::GridNode], tolerance_m2: f64) -> Vec<DivisionFinding> {

@@ -157,3 +157,47 @@ async fn seeding_the_demo_again_changes_nothing() {
     );
     assert!(!app.refresh_map().await.unwrap());
 }
+
+#[tokio::test]
+async fn household_counts_outside_the_bounds_are_found() {
+    let db = testing::fresh().await;
+    let cipher = store::FieldCipher::from_hex(&"11".repeat(32)).unwrap();
+    let settings = Settings {
+        micro_grid_households: (30, 100),
+        grid_households: (300, 500),
+        ..Settings::default()
+    };
+    let app = App::new(db.store.clone(), settings).with_cipher(cipher.clone());
+    app.seed_demo().await.unwrap();
+    assert!(app.seed_demo_people(app::DemoSize::Small).await.unwrap() >= 304);
+    let grid = "510115001001001";
+    assert!(
+        app.check_division(&Ctx::cli(), grid, DEFAULT_TOLERANCE_M2)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the demo is within bounds"
+    );
+    let strict = App::new(
+        db.store.clone(),
+        Settings {
+            micro_grid_households: (70, 100),
+            ..Settings::default()
+        },
+    )
+    .with_cipher(cipher);
+    let findings = strict
+        .check_division(&Ctx::cli(), grid, DEFAULT_TOLERANCE_M2)
+        .await
+        .unwrap();
+    assert_eq!(
+        findings.len(),
+        8,
+        "every micro-grid holds fewer than 70: {findings:#?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.kind == "household_count" && f.message.contains("70–100"))
+    );
+}

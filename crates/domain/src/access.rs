@@ -48,6 +48,14 @@ pub enum Permission {
     ReadAudit,
     /// Read and change system settings (系统管理员).
     ConfigureSystem,
+    /// Read the registry inside the scope: households and residents, sensitive fields masked.
+    ReadRegistry,
+    /// Correct and erase residents' records.
+    EditRegistry,
+    /// See a resident's full ID number or phone; each reveal is audited.
+    RevealPersonal,
+    /// Export personal data; each export is audited.
+    ExportPersonal,
 }
 
 impl Role {
@@ -136,7 +144,32 @@ impl Role {
             Role::SystemAdmin => &[UseWorkspace, ReadGrid, ConfigureSystem],
             Role::SecurityAdmin => &[UseWorkspace, ReadGrid, ManageAccounts, ManageApiKeys],
             Role::AuditAdmin => &[UseWorkspace, ReadGrid, ReadAudit],
-            _ => &[UseWorkspace, ReadGrid],
+            // Minimum necessary: a volunteer building head keeps their patch's list, masked.
+            Role::MicroGridWorker => &[UseWorkspace, ReadGrid, ReadRegistry, EditRegistry],
+            Role::GridWorker => &[
+                UseWorkspace,
+                ReadGrid,
+                ReadRegistry,
+                EditRegistry,
+                RevealPersonal,
+            ],
+            Role::GridHead => &[UseWorkspace, ReadGrid, ReadRegistry],
+            Role::CommunityStaff => &[
+                UseWorkspace,
+                ReadGrid,
+                ReadRegistry,
+                EditRegistry,
+                RevealPersonal,
+                ExportPersonal,
+            ],
+            Role::StreetAdmin => &[
+                UseWorkspace,
+                ReadGrid,
+                ReadRegistry,
+                RevealPersonal,
+                ExportPersonal,
+            ],
+            Role::DepartmentHandler | Role::Partner | Role::Volunteer => &[UseWorkspace, ReadGrid],
         }
     }
 
@@ -236,6 +269,30 @@ mod tests {
             Permission::ManageAccounts,
             &code("510115001001")
         ));
+    }
+
+    #[test]
+    fn admins_and_outsiders_never_read_personal_data() {
+        for r in [
+            Role::SystemAdmin,
+            Role::SecurityAdmin,
+            Role::AuditAdmin,
+            Role::Partner,
+            Role::Volunteer,
+            Role::DepartmentHandler,
+        ] {
+            assert!(
+                !r.has(Permission::ReadRegistry) && !r.has(Permission::RevealPersonal),
+                "{r:?}"
+            );
+        }
+        assert!(!Role::MicroGridWorker.has(Permission::RevealPersonal));
+        // Whoever may reveal may read.
+        assert!(
+            Role::ALL
+                .iter()
+                .all(|r| !r.has(Permission::RevealPersonal) || r.has(Permission::ReadRegistry))
+        );
     }
 
     #[test]

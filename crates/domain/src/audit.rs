@@ -19,10 +19,13 @@ pub enum AuditAction {
     PermissionDenied,
     ApiKeyCreated,
     ApiKeyRevoked,
+    PersonalDataRevealed,
+    PersonalDataCorrected,
+    PersonalDataErased,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::LoginOk,
         AuditAction::LoginFailed,
         AuditAction::Lockout,
@@ -37,6 +40,9 @@ impl AuditAction {
         AuditAction::PermissionDenied,
         AuditAction::ApiKeyCreated,
         AuditAction::ApiKeyRevoked,
+        AuditAction::PersonalDataRevealed,
+        AuditAction::PersonalDataCorrected,
+        AuditAction::PersonalDataErased,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +61,9 @@ impl AuditAction {
             AuditAction::PermissionDenied => "permission_denied",
             AuditAction::ApiKeyCreated => "api_key_created",
             AuditAction::ApiKeyRevoked => "api_key_revoked",
+            AuditAction::PersonalDataRevealed => "personal_data_revealed",
+            AuditAction::PersonalDataCorrected => "personal_data_corrected",
+            AuditAction::PersonalDataErased => "personal_data_erased",
         }
     }
 
@@ -78,6 +87,9 @@ impl AuditAction {
             AuditAction::PermissionDenied => "越权拒绝",
             AuditAction::ApiKeyCreated => "创建 API 密钥",
             AuditAction::ApiKeyRevoked => "吊销 API 密钥",
+            AuditAction::PersonalDataRevealed => "查看个人敏感信息",
+            AuditAction::PersonalDataCorrected => "更正个人信息",
+            AuditAction::PersonalDataErased => "删除个人信息",
         }
     }
 }

@@ -6,10 +6,12 @@ pub mod access;
 pub mod account;
 pub mod audit;
 pub mod grid;
+pub mod person;
 pub mod time;
 
 pub use access::{Grant, Permission, Role};
 pub use account::{LoginPolicy, PasswordError, Username, check_password_policy};
 pub use audit::{AuditAction, Outcome};
 pub use grid::{GridCode, GridCodeError, GridKind, Level};
+pub use person::{BadPhone, CareGrade, IdNumber, IdNumberError, Phone, ResidenceType};
 pub use time::Millis;

@@ -7,17 +7,23 @@
 mod accounts;
 mod api_keys;
 mod audit;
+pub mod crypto;
 mod error;
 mod grid;
 mod migrate;
+mod registry;
 pub mod testing;
 
 pub use accounts::{Account, GrantRow, NewAccount, NewSession, SessionRow};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent};
+pub use crypto::{CryptoError, FieldCipher};
 pub use error::StoreError;
 pub use grid::{GridNode, GridNodeInput, GridNodeVersion};
 pub use migrate::{MIGRATIONS, MigrateReport};
+pub use registry::{
+    HouseholdRow, ID_FIELD, NewBuilding, NewResident, PHONE_FIELD, ResidentRow, ResidentSearch,
+};
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};

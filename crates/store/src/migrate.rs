@@ -25,6 +25,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_grid_map.sql"),
         postgres: include_str!("../migrations/postgres/0002_grid_map.sql"),
     },
+    Migration {
+        version: 3,
+        name: "registry",
+        sqlite: include_str!("../migrations/sqlite/0003_registry.sql"),
+        postgres: include_str!("../migrations/postgres/0003_registry.sql"),
+    },
 ];
 
 /// What a migration run did.

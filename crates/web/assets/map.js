@@ -32,7 +32,18 @@
       "<p><code>" + text(props.code) + "</code> · " + text(levels[props.level] || props.level) +
       (props.kind ? " · " + text(kinds[props.kind] || props.kind) : "") + "</p>" +
       '<h3>' + text(panel.dataset.staffTitle) + '</h3><ul id="cell-staff"><li class="muted">…</li></ul>' +
-      '<p class="muted">' + text(panel.dataset.registryNote) + "</p>";
+      '<div id="cell-households"></div>';
+    fetch("/api/v1/registry/households?scope=" + encodeURIComponent(props.code), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (list) {
+        var box = document.getElementById("cell-households");
+        if (!box || !list) return;
+        var count = list.length >= 100 ? "100+" : String(list.length);
+        box.innerHTML = "<h3>" + text(panel.dataset.householdsTitle) + ' <span data-testid="household-count">' + count + "</span></h3><ul>" +
+          list.slice(0, 8).map(function (h) {
+            return '<li><a href="/registry/households/' + h.id + '">' + text(h.address) + "</a> (" + h.members + ")</li>";
+          }).join("") + '</ul><p><a href="/registry?scope=' + encodeURIComponent(props.code) + '">' + text(panel.dataset.allHouseholds) + "</a></p>";
+      });
     fetch("/api/v1/grid/nodes/" + encodeURIComponent(props.code) + "/staff", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : []; })
       .then(function (staff) {

@@ -6,8 +6,9 @@ use crate::AppState;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::middleware::SESSION_COOKIE;
 use app::{
-    AccountView, ApiKeyView, AuditView, CreatedApiKey, Ctx, DivisionFinding, GrantView, Location,
-    MapFeature, NewAccountInput, NodeView, StaffView, SystemInfo,
+    AccountView, ApiKeyView, AuditView, CreatedApiKey, Ctx, DivisionFinding, GrantView,
+    HouseholdSummary, HouseholdView, Location, MapFeature, NewAccountInput, NodeView,
+    ResidentPatch, ResidentView, SensitiveField, StaffView, SystemInfo,
 };
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -234,6 +235,121 @@ async fn grid_division(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+pub struct ResidentQuery {
+    /// A grid code inside the caller's scope; default: the caller's outermost scope.
+    pub scope: Option<String>,
+    /// A piece of name or address, a full phone number, its last 4 digits, or an ID number.
+    #[serde(default)]
+    pub q: String,
+    /// A key-population tag, e.g. `living_alone_elderly`.
+    pub tag: Option<String>,
+}
+
+/// Residents inside a scope, masked (registry readers).
+#[utoipa::path(get, path = "/api/v1/registry/residents", tag = "registry", params(ResidentQuery),
+    responses((status = 200, body = [ResidentView]), (status = 403, body = ErrorBody)))]
+async fn search_residents(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<ResidentQuery>,
+) -> ApiResult<Vec<ResidentView>> {
+    Ok(Json(
+        state
+            .app
+            .search_residents(&ctx, q.scope.as_deref(), &q.q, q.tag.as_deref())
+            .await?,
+    ))
+}
+
+/// One resident, masked.
+#[utoipa::path(get, path = "/api/v1/registry/residents/{id}", tag = "registry", params(("id" = i64, Path)),
+    responses((status = 200, body = ResidentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_resident(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<ResidentView> {
+    Ok(Json(state.app.resident(&ctx, id).await?))
+}
+
+/// Corrects a resident's record; the correction is audited.
+#[utoipa::path(patch, path = "/api/v1/registry/residents/{id}", tag = "registry", params(("id" = i64, Path)), request_body = ResidentPatch,
+    responses((status = 200, body = ResidentView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn correct_resident(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(patch): ApiJson<ResidentPatch>,
+) -> ApiResult<ResidentView> {
+    Ok(Json(state.app.correct_resident(&ctx, id, &patch).await?))
+}
+
+/// Erases a resident's record on request; the erasure is audited.
+#[utoipa::path(delete, path = "/api/v1/registry/residents/{id}", tag = "registry", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn erase_resident(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.app.erase_resident(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RevealInput {
+    pub field: SensitiveField,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revealed {
+    pub value: String,
+}
+
+/// The full ID number or phone of a resident, for roles allowed to; every reveal is audited.
+#[utoipa::path(post, path = "/api/v1/registry/residents/{id}/reveal", tag = "registry", params(("id" = i64, Path)), request_body = RevealInput,
+    responses((status = 200, body = Revealed), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn reveal(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<RevealInput>,
+) -> ApiResult<Revealed> {
+    Ok(Json(Revealed {
+        value: state.app.reveal(&ctx, id, input.field).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct HouseholdQuery {
+    pub scope: String,
+    /// The last household id of the previous page.
+    pub after: Option<i64>,
+}
+
+/// Households inside a scope, 100 a page (keyset: `after`).
+#[utoipa::path(get, path = "/api/v1/registry/households", tag = "registry", params(HouseholdQuery),
+    responses((status = 200, body = [HouseholdSummary]), (status = 403, body = ErrorBody)))]
+async fn households(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<HouseholdQuery>,
+) -> ApiResult<Vec<HouseholdSummary>> {
+    Ok(Json(state.app.households(&ctx, &q.scope, q.after).await?))
+}
+
+/// One household and its members, masked.
+#[utoipa::path(get, path = "/api/v1/registry/households/{id}", tag = "registry", params(("id" = i64, Path)),
+    responses((status = 200, body = HouseholdView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn household(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<HouseholdView> {
+    Ok(Json(state.app.household(&ctx, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct ScopeQuery {
     /// A grid code inside the caller's scope; default: the caller's outermost scope.
     pub scope: Option<String>,
@@ -457,13 +573,15 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "Weige 微格 API", description = "微网实格社区治理平台接口 / the micro-grid community governance API. \
         Errors are JSON `{code, message}`. Writes with the session cookie need the `X-CSRF-Token` header."),
-    paths(login, logout, me, grid_node, grid_children, grid_map, grid_locate, grid_staff, grid_division, list_accounts, create_account, get_account, disable_account,
+    paths(login, logout, me, grid_node, grid_children, grid_map, grid_locate, grid_staff, grid_division,
+          search_residents, get_resident, correct_resident, erase_resident, reveal, households, household, list_accounts, create_account, get_account, disable_account,
           enable_account, reset_password, grant_role, revoke_grant, list_api_keys, create_api_key, revoke_api_key,
           audit, system),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
     tags((name = "session", description = "登录与会话 / signing in"), (name = "grid", description = "网格 / the grid tree"),
+         (name = "registry", description = "实有人口 / households and residents"),
          (name = "accounts", description = "账户与授权 / accounts and roles"), (name = "apikeys", description = "API 密钥 / API keys"),
          (name = "audit", description = "审计日志 / audit log"), (name = "system", description = "系统 / system"))
 )]
@@ -479,6 +597,16 @@ pub fn routes() -> Router<AppState> {
         .route("/grid/map", get(grid_map))
         .route("/grid/locate", get(grid_locate))
         .route("/grid/division", get(grid_division))
+        .route("/registry/residents", get(search_residents))
+        .route(
+            "/registry/residents/{id}",
+            get(get_resident)
+                .patch(correct_resident)
+                .delete(erase_resident),
+        )
+        .route("/registry/residents/{id}/reveal", post(reveal))
+        .route("/registry/households", get(households))
+        .route("/registry/households/{id}", get(household))
         .route("/accounts", get(list_accounts).post(create_account))
         .route("/accounts/{id}", get(get_account))
         .route("/accounts/{id}/disable", post(disable_account))

@@ -31,6 +31,41 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("nav.grid", "网格目录", "Grid directory"),
     ("nav.map", "网格地图", "Grid map"),
     ("nav.check", "划分检查", "Division check"),
+    ("nav.registry", "实有人口", "Registry"),
+    (
+        "registry.search",
+        "姓名、地址、手机号、手机尾号或身份证号",
+        "Name, address, phone, last 4 digits or ID number",
+    ),
+    (
+        "registry.placeholder",
+        "如：张伟、和平小区、5678",
+        "e.g. 张伟, 和平小区, 5678",
+    ),
+    ("registry.tag", "重点人群", "Key group"),
+    ("registry.anytag", "全部", "All"),
+    ("registry.address", "地址", "Address"),
+    ("registry.phone", "电话", "Phone"),
+    ("registry.id", "身份证号", "ID number"),
+    ("registry.type", "居住类型", "Residence"),
+    ("registry.relation", "与户主关系", "Relation"),
+    ("registry.birth", "出生日期", "Born"),
+    ("registry.reveal", "查看完整", "Reveal"),
+    (
+        "registry.masked",
+        "敏感信息已脱敏显示；查看完整信息会记入审计日志。",
+        "Sensitive fields are masked; every reveal is written to the audit log.",
+    ),
+    (
+        "registry.audited",
+        "按最小必要原则显示；每次查看、更正和删除均有审计记录。",
+        "Shown on a need-to-know basis; every reveal, correction and erasure is audited.",
+    ),
+    ("map.households", "住户", "Households"),
+    ("map.allhouseholds", "查看全部住户", "All households"),
+    ("grade.red", "红色关爱", "Red care"),
+    ("grade.yellow", "黄色关爱", "Yellow care"),
+    ("grade.blue", "蓝色关爱", "Blue care"),
     ("level.district", "区", "District"),
     ("level.street", "街道", "Street"),
     ("level.community", "社区", "Community"),
@@ -43,11 +78,6 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("map.staff", "网格员", "Workers"),
     ("map.nostaff", "尚未配置网格员", "No worker assigned yet"),
-    (
-        "map.registry",
-        "楼栋、住户与居民将在实有人口功能中显示。",
-        "Buildings, households and residents come with the registry.",
-    ),
     ("check.title", "网格划分检查", "Division check"),
     (
         "check.clean",
@@ -206,6 +236,14 @@ impl Tr {
             Some(r) => r.label_zh(),
             None => "?",
         }
+    }
+
+    /// The label of a key-population tag.
+    pub fn tag<'a>(&self, tag: &'a str) -> &'a str {
+        domain::person::DEFAULT_TAGS
+            .iter()
+            .find(|(k, _)| *k == tag)
+            .map_or(tag, |(_, label)| label)
     }
 
     pub fn time(&self, ms: &i64) -> String {

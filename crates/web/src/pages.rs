@@ -75,11 +75,12 @@ struct Flash {
 impl Page {
     fn layout(&self, title_key: &str, flash: Flash) -> Layout {
         let tr = self.tr;
-        let items: [(&str, &str, Option<Permission>); 9] = [
+        let items: [(&str, &str, Option<Permission>); 10] = [
             ("/", "nav.home", None),
             ("/map", "nav.map", Some(Permission::ReadGrid)),
             ("/grid", "nav.grid", Some(Permission::ReadGrid)),
             ("/grid/check", "nav.check", Some(Permission::ReadGrid)),
+            ("/registry", "nav.registry", Some(Permission::ReadRegistry)),
             (
                 "/admin/accounts",
                 "nav.accounts",
@@ -467,6 +468,105 @@ async fn check_page(
     }
 }
 
+#[derive(Template)]
+#[template(path = "registry.html")]
+struct RegistryTemplate {
+    l: Layout,
+    scope: String,
+    scope_name: String,
+    q: String,
+    tag: String,
+    tags: &'static [(&'static str, &'static str)],
+    residents: Vec<app::ResidentView>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RegistryQuery {
+    scope: Option<String>,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    tag: String,
+}
+
+async fn registry_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<RegistryQuery>,
+) -> Response {
+    let scope = match q.scope {
+        Some(s) => s,
+        None => match app::default_scope(&page.ctx, Permission::ReadRegistry) {
+            Ok(s) => s.to_string(),
+            Err(e) => return page.fail(e),
+        },
+    };
+    let residents = match state
+        .app
+        .search_residents(&page.ctx, Some(&scope), &q.q, Some(&q.tag))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return page.fail(e),
+    };
+    let node = match state.app.grid_node(&page.ctx, &scope).await {
+        Ok(n) => n,
+        Err(e) => return page.fail(e),
+    };
+    render(&RegistryTemplate {
+        l: page.layout("nav.registry", Flash::default()),
+        scope: node.code,
+        scope_name: node.name,
+        q: q.q,
+        tag: q.tag,
+        tags: domain::person::DEFAULT_TAGS,
+        residents,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "household.html")]
+struct HouseholdTemplate {
+    l: Layout,
+    household: app::HouseholdView,
+}
+
+async fn household_page(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> Response {
+    match state.app.household(&page.ctx, id).await {
+        Ok(household) => render(&HouseholdTemplate {
+            l: page.layout("nav.registry", Flash::default()),
+            household,
+        }),
+        Err(e) => page.fail(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RevealQuery {
+    field: app::SensitiveField,
+}
+
+/// The htmx answer to a reveal button: the full value in place of the masked one.
+async fn reveal_fragment(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+    ApiQuery(q): ApiQuery<RevealQuery>,
+) -> Response {
+    match state.app.reveal(&page.ctx, id, q.field).await {
+        Ok(value) => Html(format!(
+            "<code class=\"revealed\" data-testid=\"revealed\">{}</code>",
+            value.replace(['<', '>', '&', '"'], "")
+        ))
+        .into_response(),
+        Err(e) => page.fail(e),
+    }
+}
+
 // ---- accounts ----------------------------------------------------------------------------
 
 #[derive(Template)]
@@ -834,6 +934,9 @@ pub fn routes() -> Router<AppState> {
         .route("/grid", get(grid))
         .route("/map", get(map_page))
         .route("/grid/check", get(check_page))
+        .route("/registry", get(registry_page))
+        .route("/registry/households/{id}", get(household_page))
+        .route("/registry/residents/{id}/reveal", post(reveal_fragment))
         .route("/admin/accounts", get(accounts_page).post(create_account))
         .route("/admin/accounts/{id}/grants", post(grant_role))
         .route(

@@ -10,12 +10,61 @@ use common::{INSIDE, OUTSIDE, Session, TestApp, spawn};
 use domain::{Permission, Role};
 use serde_json::{Value, json};
 
-/// What a walk needs to address in one scope: an account with a grant, and an API key.
+/// What a walk needs to address in one scope: an account with a grant, an API key, and a
+/// household with a resident in one of its micro-grids.
 struct Targets {
     scope: &'static str,
     victim: i64,
     grant: i64,
     key: i64,
+    household: i64,
+    resident: i64,
+}
+
+/// A household with one resident in the micro-grid `micro`, made through the store.
+async fn make_resident(t: &TestApp, micro: &str) -> (i64, i64) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let cipher = store::FieldCipher::from_hex(common::TEST_DATA_KEY).unwrap();
+    let now = domain::Millis(1);
+    let mut tx = t.db.store.write().await.unwrap();
+    let node = tx.grid_node_by_code(micro).await.unwrap().unwrap();
+    let name = format!("测试楼{n}");
+    let b = store::NewBuilding {
+        micro_grid_id: node.id,
+        scope_code: micro,
+        road: "测试路",
+        house_number: "1号",
+        compound: "",
+        name: &name,
+        lon: None,
+        lat: None,
+        now,
+    };
+    let building = tx.insert_building(&b).await.unwrap();
+    let household = tx
+        .insert_household(building, micro, "1单元", "101", now)
+        .await
+        .unwrap();
+    let phone = domain::Phone::parse("13700000000").unwrap();
+    let r = store::NewResident {
+        household_id: household,
+        scope_code: micro,
+        name: "测试居民",
+        gender: 1,
+        birth_date: None,
+        relation: "户主",
+        residence_type: "registered",
+        care_grade: None,
+        id_number: None,
+        phone: Some(&phone),
+        tags: &[],
+        now,
+    };
+    let resident = tx.insert_resident(&r, &cipher).await.unwrap();
+    tx.commit().await.unwrap();
+    (household, resident)
 }
 
 async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
@@ -30,11 +79,14 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
         .unwrap()
         .api_key
         .id;
+    let (household, resident) = make_resident(t, &format!("{scope}001001")).await;
     Targets {
         scope,
         victim,
         grant,
         key,
+        household,
+        resident,
     }
 }
 
@@ -49,6 +101,13 @@ fn api_permission(method: &Method, path: &str) -> Option<Permission> {
         p if p.starts_with("/api/v1/apikeys") => Some(Permission::ManageApiKeys),
         "/api/v1/audit" => Some(Permission::ReadAudit),
         "/api/v1/system" => Some(Permission::ConfigureSystem),
+        "/api/v1/registry/residents/{id}/reveal" => Some(Permission::RevealPersonal),
+        "/api/v1/registry/residents/{id}"
+            if *method == Method::PATCH || *method == Method::DELETE =>
+        {
+            Some(Permission::EditRegistry)
+        }
+        p if p.starts_with("/api/v1/registry/") => Some(Permission::ReadRegistry),
         other => panic!("the walk does not know {method} {other}: add it"),
     }
 }
@@ -68,6 +127,10 @@ fn api_request(
             "{id}",
             &if path.starts_with("/api/v1/apikeys") {
                 t.key
+            } else if path.starts_with("/api/v1/registry/residents") {
+                t.resident
+            } else if path.starts_with("/api/v1/registry/households") {
+                t.household
             } else {
                 t.victim
             }
@@ -81,6 +144,11 @@ fn api_request(
         ) => {
             return Some((format!("{uri}?scope={}", t.scope), None));
         }
+        ("GET", "/api/v1/registry/residents" | "/api/v1/registry/households") => {
+            return Some((format!("{uri}?scope={}", t.scope), None));
+        }
+        ("PATCH", "/api/v1/registry/residents/{id}") => Some(json!({"care_grade": "blue"})),
+        ("POST", "/api/v1/registry/residents/{id}/reveal") => Some(json!({"field": "phone"})),
         ("GET", "/api/v1/grid/map") => {
             return Some((format!("{uri}?scope={}&level=micro_grid", t.scope), None));
         }
@@ -140,9 +208,15 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
         let session = t.login(&who).await;
         for targets in [&inside, &outside] {
             for (method, path) in &ops {
-                let Some((uri, body)) = api_request(method, path, targets, role.as_str()) else {
+                let Some((mut uri, body)) = api_request(method, path, targets, role.as_str())
+                else {
                     continue;
                 };
+                // Erasing is for good: each try gets a resident of its own.
+                if *method == Method::DELETE && path == "/api/v1/registry/residents/{id}" {
+                    let (_, fresh) = make_resident(&t, &format!("{}001001", targets.scope)).await;
+                    uri = format!("/api/v1/registry/residents/{fresh}");
+                }
                 let unscoped = matches!(path.as_str(), "/api/v1/system" | "/api/v1/grid/locate");
                 let allowed = match api_permission(method, path) {
                     None => true,
@@ -336,6 +410,8 @@ fn fill(s: &str, t: &Targets, who: &str) -> String {
     s.replace("{victim}", &t.victim.to_string())
         .replace("{grant}", &t.grant.to_string())
         .replace("{key}", &t.key.to_string())
+        .replace("{household}", &t.household.to_string())
+        .replace("{resident}", &t.resident.to_string())
         .replace("{scope}", t.scope)
         .replace("{who}", who)
 }

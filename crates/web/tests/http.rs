@@ -403,7 +403,7 @@ async fn the_map_api_draws_the_scope_and_routes_points() {
         .api(
             Some(&grid),
             Method::GET,
-            "/api/v1/grid/division?scope=510115001001",
+            "/api/v1/grid/division?scope=510115001001001",
             None,
         )
         .await;

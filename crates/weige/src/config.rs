@@ -20,6 +20,8 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub map_tile_url: Option<String>,
     pub map_attribution: Option<String>,
+    pub data_key: Option<String>,
+    pub data_key_file: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,24 @@ pub struct Settings {
     pub json_logs: bool,
     pub map_tile_url: Option<String>,
     pub map_attribution: String,
+    /// The data key (64 hex characters) itself, or the file holding it.
+    pub data_key: DataKey,
+}
+
+/// Where the key for personal data comes from: never the database.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DataKey {
+    Hex(String),
+    File(std::path::PathBuf),
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataKey::Hex(_) => f.write_str("DataKey::Hex(***)"),
+            DataKey::File(p) => write!(f, "DataKey::File({})", p.display()),
+        }
+    }
 }
 
 /// What the command line and environment gave (clap reads both).
@@ -69,6 +89,7 @@ pub struct Overrides {
     pub secure_cookies: Option<bool>,
     pub log_format: Option<String>,
     pub map_tile_url: Option<String>,
+    pub data_key: Option<String>,
 }
 
 pub fn resolve(file: FileConfig, o: Overrides) -> Result<Settings, ConfigError> {
@@ -118,7 +139,13 @@ pub fn resolve(file: FileConfig, o: Overrides) -> Result<Settings, ConfigError> 
             "map_tile_url must start with https:// or http://, not '{u}'"
         )));
     }
+    let data_key = match (o.data_key.or(file.data_key), file.data_key_file) {
+        (Some(hex), _) => DataKey::Hex(hex),
+        (None, Some(path)) => DataKey::File(path.into()),
+        (None, None) => DataKey::File("weige-data.key".into()),
+    };
     Ok(Settings {
+        data_key,
         map_tile_url,
         map_attribution: file.map_attribution.unwrap_or_default(),
         database: o

@@ -28,6 +28,12 @@ struct Cli {
     #[arg(long, short = 'd', env = "WEIGE_DATABASE", global = true)]
     database: Option<String>,
 
+    /// The key that encrypts personal data (64 hex characters). Without it, the key is read
+    /// from the file named by `data_key_file` in the config (default: weige-data.key, created
+    /// with a new random key when missing). Keep it safe and out of the database's backups.
+    #[arg(long, env = "WEIGE_DATA_KEY", global = true, hide_env_values = true)]
+    data_key: Option<String>,
+
     /// Log format: text or json.
     #[arg(long, env = "WEIGE_LOG_FORMAT", global = true)]
     log_format: Option<String>,
@@ -236,6 +242,7 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Settings, Failure> {
         secure_cookies: serve.and_then(|s| s.secure_cookies),
         log_format: cli.log_format.clone(),
         map_tile_url: serve.and_then(|s| s.map_tile_url.clone()),
+        data_key: cli.data_key.clone(),
     };
     Ok(config::resolve(file, overrides)?)
 }
@@ -253,17 +260,58 @@ fn init_logs(json: bool) {
     }
 }
 
+/// The key for personal data: given, or read from its file (made with a new key when missing).
+fn load_cipher(key: &config::DataKey) -> Result<store::FieldCipher, Failure> {
+    let bad = |why: String| Failure::Config(config::ConfigError::Invalid(why));
+    match key {
+        config::DataKey::Hex(hex) => {
+            store::FieldCipher::from_hex(hex).map_err(|e| bad(format!("data_key: {e}")))
+        }
+        config::DataKey::File(path) => {
+            if !path.exists() {
+                let hex = store::FieldCipher::generate_hex().map_err(|e| bad(e.to_string()))?;
+                write_private(path, &hex).map_err(|e| {
+                    bad(format!(
+                        "cannot create the data key file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                eprintln!(
+                    "注意 / note: created a new data key in {}. Personal data is encrypted with it: keep it safe and back it up apart from the database.",
+                    path.display()
+                );
+            }
+            let hex = std::fs::read_to_string(path).map_err(|e| {
+                bad(format!(
+                    "cannot read the data key file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            store::FieldCipher::from_hex(&hex).map_err(|e| bad(format!("{}: {e}", path.display())))
+        }
+    }
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())
+}
+
 async fn open(settings: &Settings) -> Result<App, Failure> {
     let store = Store::connect(&settings.database).await?;
     let report = store.migrate(app::now()).await?;
     for (version, name) in &report.applied {
         tracing::info!(version, name, "migration applied");
     }
+    let cipher = load_cipher(&settings.data_key)?;
     let app_settings = app::Settings {
         session_idle_minutes: settings.session_idle_minutes,
         ..Default::default()
     };
-    Ok(App::new(store, app_settings))
+    Ok(App::new(store, app_settings).with_cipher(cipher))
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -295,6 +343,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo(_) => {
             let app = open(&settings).await?;
             app.seed_demo().await?;
+            let started = std::time::Instant::now();
+            eprintln!(
+                "正在生成演示街道的楼栋、住户与居民 / filling the demo street with buildings, households and residents…"
+            );
+            let added = app.seed_demo_people(app::DemoSize::Full).await?;
+            if added > 0 {
+                eprintln!(
+                    "已生成 / added {added} households in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
             serve(&settings, app, true).await
         }
         Command::CheckGrid { scope, tolerance } => {

@@ -11,6 +11,7 @@ use store::testing::{self, TestDb};
 use tower::ServiceExt;
 
 pub const PASSWORD: &str = app::demo::DEMO_PASSWORD;
+pub const TEST_DATA_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 /// 和平社区, where the walkers work.
 pub const INSIDE: &str = "510115001001";
 /// 黄金路社区, next door.
@@ -48,8 +49,10 @@ pub async fn spawn() -> TestApp {
 
 pub async fn spawn_with(settings: Settings, config: web::WebConfig) -> TestApp {
     let db = testing::fresh().await;
-    let app = App::new(db.store.clone(), settings);
+    let cipher = store::FieldCipher::from_hex(TEST_DATA_KEY).unwrap();
+    let app = App::new(db.store.clone(), settings).with_cipher(cipher);
     app.seed_demo().await.unwrap();
+    app.seed_demo_people(app::DemoSize::Small).await.unwrap();
     app.refresh_map().await.unwrap();
     let router = web::router(web::AppState::new(app.clone(), config));
     TestApp { router, app, db }
