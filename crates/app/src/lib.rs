@@ -12,6 +12,7 @@ mod demo_people;
 mod error;
 mod grid;
 mod map;
+mod map_io;
 mod registry;
 mod secret;
 
@@ -26,6 +27,7 @@ pub use grid::NodeView;
 pub use map::{
     DEFAULT_TOLERANCE_M2, DivisionFinding, Location, MapFeature, MapState, NodeRef, StaffView,
 };
+pub use map_io::ImportReport;
 pub use registry::{HouseholdSummary, HouseholdView, ResidentPatch, ResidentView, SensitiveField};
 pub use secret::random_hex;
 

@@ -201,3 +201,153 @@ async fn household_counts_outside_the_bounds_are_found() {
             .all(|f| f.kind == "household_count" && f.message.contains("70–100"))
     );
 }
+
+fn square(code: &str, name: &str, x: f64, y: f64, s: f64) -> serde_json::Value {
+    serde_json::json!({"type": "Feature", "properties": {"code": code, "name": name, "kind": "compound"},
+        "geometry": {"type": "Polygon", "coordinates": [[[x, y], [x + s, y], [x + s, y + s], [x, y + s], [x, y]]]}})
+}
+
+fn collection(features: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({"type": "FeatureCollection", "features": features})
+}
+
+#[tokio::test]
+async fn a_map_exported_and_imported_again_changes_nothing() {
+    let (app, db) = demo().await;
+    let map = app.export_map(&Ctx::cli(), "510115001001").await.unwrap();
+    assert_eq!(map["features"].as_array().unwrap().len(), 1 + 3 + 24);
+    let version = db
+        .store
+        .read()
+        .await
+        .unwrap()
+        .grid_map_version()
+        .await
+        .unwrap();
+    let report = app
+        .import_map(&Ctx::cli(), &map, DEFAULT_TOLERANCE_M2)
+        .await
+        .unwrap();
+    assert_eq!((report.added, report.changed, report.unchanged), (0, 0, 28));
+    assert_eq!(
+        db.store
+            .read()
+            .await
+            .unwrap()
+            .grid_map_version()
+            .await
+            .unwrap(),
+        version
+    );
+}
+
+#[tokio::test]
+async fn an_import_with_any_bad_feature_imports_nothing_and_names_each_problem() {
+    let (app, db) = demo().await;
+    let version = db
+        .store
+        .read()
+        .await
+        .unwrap()
+        .grid_map_version()
+        .await
+        .unwrap();
+    // A new street far away with a valid community, a child outside it, a bowtie, a bad code.
+    let street = square("510115002", "公平街道", 103.88, 30.73, 0.01);
+    let good = square("510115002001", "新社区", 103.881, 30.731, 0.004);
+    let outside = square("510115002002", "越界社区", 103.888, 30.738, 0.004);
+    let mut bowtie = square("510115002003", "蝴蝶社区", 103.88, 30.73, 0.001);
+    bowtie["geometry"]["coordinates"] = serde_json::json!([[
+        [103.88, 30.73],
+        [103.881, 30.731],
+        [103.881, 30.73],
+        [103.88, 30.731],
+        [103.88, 30.73]
+    ]]);
+    let bad_code = square("51011500200x", "坏编码", 103.88, 30.73, 0.001);
+    let orphan = square("510116001001", "无上级", 103.88, 30.73, 0.001);
+    let file = collection(vec![street, good, outside, bowtie, bad_code, orphan]);
+    let err = app
+        .import_map(&Ctx::cli(), &file, DEFAULT_TOLERANCE_M2)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("feature 3") && err.contains("510115002003"),
+        "the bowtie is named: {err}"
+    );
+    assert!(err.contains("feature 4"), "the bad code is named: {err}");
+    assert_eq!(
+        db.store
+            .read()
+            .await
+            .unwrap()
+            .grid_map_version()
+            .await
+            .unwrap(),
+        version,
+        "nothing written"
+    );
+
+    let file = collection(vec![
+        square("510115002", "公平街道", 103.88, 30.73, 0.01),
+        square("510115002002", "越界社区", 103.888, 30.738, 0.004),
+        square("510116001001", "无上级", 103.88, 30.73, 0.001),
+    ]);
+    let err = app
+        .import_map(&Ctx::cli(), &file, DEFAULT_TOLERANCE_M2)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("510115002002") && err.contains("outside its parent 510115002"),
+        "{err}"
+    );
+    assert!(
+        err.contains("510116001001") && err.contains("510116001 does not exist"),
+        "{err}"
+    );
+    assert!(
+        db.store
+            .read()
+            .await
+            .unwrap()
+            .grid_node_by_code("510115002")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let not_geojson = serde_json::json!({"type": "Topology"});
+    assert!(
+        app.import_map(&Ctx::cli(), &not_geojson, DEFAULT_TOLERANCE_M2)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("FeatureCollection")
+    );
+
+    // The clean part alone goes in, and routes at once.
+    let file = collection(vec![
+        square("510115002", "公平街道", 103.88, 30.73, 0.01),
+        square("510115002001", "新社区", 103.88, 30.73, 0.01),
+    ]);
+    let report = app
+        .import_map(&Ctx::cli(), &file, DEFAULT_TOLERANCE_M2)
+        .await
+        .unwrap();
+    assert_eq!(report.added, 2);
+    let overlap = collection(vec![square(
+        "510115002002",
+        "重叠社区",
+        103.885,
+        30.735,
+        0.004,
+    )]);
+    let err = app
+        .import_map(&Ctx::cli(), &overlap, DEFAULT_TOLERANCE_M2)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("overlaps"), "{err}");
+}

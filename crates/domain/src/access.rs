@@ -48,6 +48,8 @@ pub enum Permission {
     ReadAudit,
     /// Read and change system settings (系统管理员).
     ConfigureSystem,
+    /// Draw and import the grid map inside the scope.
+    EditGrid,
     /// Read the registry inside the scope: households and residents, sensitive fields masked.
     ReadRegistry,
     /// Correct and erase residents' records.

@@ -5,6 +5,7 @@
 use crate::AppState;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::middleware::SESSION_COOKIE;
+use app::ImportReport;
 use app::{
     AccountView, ApiKeyView, AuditView, CreatedApiKey, Ctx, DivisionFinding, GrantView,
     HouseholdSummary, HouseholdView, Location, MapFeature, NewAccountInput, NodeView,
@@ -231,6 +232,55 @@ async fn grid_division(
     }
     Ok(Json(
         state.app.check_division(&ctx, &q.scope, tolerance).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// The grid code whose nodes (all levels) to export.
+    pub scope: String,
+}
+
+/// A scope's grid nodes, all levels, as a GeoJSON FeatureCollection.
+#[utoipa::path(get, path = "/api/v1/grid/export", tag = "grid", params(ExportQuery),
+    responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json"), (status = 403, body = ErrorBody)))]
+async fn export_map(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let map = state.app.export_map(&ctx, &q.scope).await?;
+    let disposition = format!(
+        "attachment; filename=\"grid-{}.geojson\"",
+        q.scope
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/geo+json".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        map.to_string(),
+    )
+        .into_response())
+}
+
+/// Adds or redraws grid nodes from a GeoJSON FeatureCollection (properties: code, name, kind),
+/// all or nothing (street admin).
+#[utoipa::path(post, path = "/api/v1/grid/import", tag = "grid", request_body(content = Object, description = "GeoJSON FeatureCollection"),
+    responses((status = 200, body = ImportReport), (status = 403, body = ErrorBody), (status = 422, description = "every problem, by feature and code", body = ErrorBody)))]
+async fn import_map(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiJson(geojson): ApiJson<serde_json::Value>,
+) -> ApiResult<ImportReport> {
+    Ok(Json(
+        state
+            .app
+            .import_map(&ctx, &geojson, app::DEFAULT_TOLERANCE_M2)
+            .await?,
     ))
 }
 
@@ -574,7 +624,7 @@ impl utoipa::Modify for Security {
     info(title = "Weige 微格 API", description = "微网实格社区治理平台接口 / the micro-grid community governance API. \
         Errors are JSON `{code, message}`. Writes with the session cookie need the `X-CSRF-Token` header."),
     paths(login, logout, me, grid_node, grid_children, grid_map, grid_locate, grid_staff, grid_division,
-          search_residents, get_resident, correct_resident, erase_resident, reveal, households, household, list_accounts, create_account, get_account, disable_account,
+          export_map, import_map, search_residents, get_resident, correct_resident, erase_resident, reveal, households, household, list_accounts, create_account, get_account, disable_account,
           enable_account, reset_password, grant_role, revoke_grant, list_api_keys, create_api_key, revoke_api_key,
           audit, system),
     components(schemas(ErrorBody)),
@@ -597,6 +647,8 @@ pub fn routes() -> Router<AppState> {
         .route("/grid/map", get(grid_map))
         .route("/grid/locate", get(grid_locate))
         .route("/grid/division", get(grid_division))
+        .route("/grid/export", get(export_map))
+        .route("/grid/import", post(import_map))
         .route("/registry/residents", get(search_residents))
         .route(
             "/registry/residents/{id}",

@@ -19,6 +19,8 @@ struct Targets {
     key: i64,
     household: i64,
     resident: i64,
+    /// A micro-grid of the scope as GeoJSON, to import unchanged.
+    map: Value,
 }
 
 /// A household with one resident in the micro-grid `micro`, made through the store.
@@ -80,6 +82,11 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
         .api_key
         .id;
     let (household, resident) = make_resident(t, &format!("{scope}001001")).await;
+    let map = t
+        .app
+        .export_map(&Ctx::cli(), &format!("{scope}001001"))
+        .await
+        .unwrap();
     Targets {
         scope,
         victim,
@@ -87,6 +94,7 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
         key,
         household,
         resident,
+        map,
     }
 }
 
@@ -96,6 +104,7 @@ fn api_permission(method: &Method, path: &str) -> Option<Permission> {
         "/api/v1/me" => None,
         // Routing a point names grids anywhere: any role that reads the grid may ask.
         "/api/v1/grid/locate" => Some(Permission::ReadGrid),
+        "/api/v1/grid/import" => Some(Permission::EditGrid),
         p if p.starts_with("/api/v1/grid/") => Some(Permission::ReadGrid),
         p if p.starts_with("/api/v1/accounts") => Some(Permission::ManageAccounts),
         p if p.starts_with("/api/v1/apikeys") => Some(Permission::ManageApiKeys),
@@ -147,6 +156,8 @@ fn api_request(
         ("GET", "/api/v1/registry/residents" | "/api/v1/registry/households") => {
             return Some((format!("{uri}?scope={}", t.scope), None));
         }
+        ("GET", "/api/v1/grid/export") => return Some((format!("{uri}?scope={}", t.scope), None)),
+        ("POST", "/api/v1/grid/import") => Some(t.map.clone()),
         ("PATCH", "/api/v1/registry/residents/{id}") => Some(json!({"care_grade": "blue"})),
         ("POST", "/api/v1/registry/residents/{id}/reveal") => Some(json!({"field": "phone"})),
         ("GET", "/api/v1/grid/map") => {

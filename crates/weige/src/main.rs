@@ -86,6 +86,23 @@ enum Command {
         #[arg(long, default_value_t = app::DEFAULT_TOLERANCE_M2)]
         tolerance: f64,
     },
+    /// Import grid nodes from a GeoJSON FeatureCollection (properties: code, name, kind): all or
+    /// nothing; every problem is named with its feature and code.
+    ImportMap {
+        /// The GeoJSON file.
+        file: PathBuf,
+        /// Overlaps and overreach smaller than this many square metres are accepted.
+        #[arg(long, default_value_t = app::DEFAULT_TOLERANCE_M2)]
+        tolerance: f64,
+    },
+    /// Export a scope's grid nodes, all levels, as a GeoJSON FeatureCollection.
+    ExportMap {
+        #[arg(long, default_value = "510115001")]
+        scope: String,
+        /// Where to write it; standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -355,6 +372,32 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 );
             }
             serve(&settings, app, true).await
+        }
+        Command::ImportMap { file, tolerance } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Failure::App(format!("{}: {e}", file.display())))?;
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                Failure::App(format!("{}: 不是 JSON / not JSON: {e}", file.display()))
+            })?;
+            let report = open(&settings)
+                .await?
+                .import_map(&ctx, &value, tolerance)
+                .await?;
+            println!(
+                "已导入 / imported: {} added, {} changed, {} unchanged",
+                report.added, report.changed, report.unchanged
+            );
+            Ok(())
+        }
+        Command::ExportMap { scope, out } => {
+            let map = open(&settings).await?.export_map(&ctx, &scope).await?;
+            let text = map.to_string();
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| Failure::App(format!("{}: {e}", path.display())))?,
+                None => println!("{text}"),
+            }
+            Ok(())
         }
         Command::CheckGrid { scope, tolerance } => {
             check_grid(&open(&settings).await?, &ctx, &scope, tolerance).await
