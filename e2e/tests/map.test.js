@@ -98,3 +98,16 @@ test("from the map to a household: masked phones, and a reveal that the audit lo
   assert.match(await rows.first().textContent(), /grid/);
   await audit.close();
 });
+
+test("the contact cards of a grid print with a QR code each", async () => {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+  await login(page, weige.url, "grid");
+  await page.click("nav >> text=联系卡");
+  await page.waitForSelector("[data-testid=card]");
+  assert.equal(await page.locator("[data-testid=card]").count(), 8);
+  assert.equal(await page.locator("[data-testid=card] .qr svg").count(), 8);
+  await page.emulateMedia({ media: "print" });
+  assert.equal(await page.locator("nav.side").isVisible(), false, "no navigation on paper");
+  await screenshot(page, "contact-cards-print");
+  await page.close();
+});

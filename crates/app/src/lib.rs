@@ -25,7 +25,8 @@ pub use demo_people::DemoSize;
 pub use error::AppError;
 pub use grid::NodeView;
 pub use map::{
-    DEFAULT_TOLERANCE_M2, DivisionFinding, Location, MapFeature, MapState, NodeRef, StaffView,
+    ContactCard, DEFAULT_TOLERANCE_M2, DivisionFinding, Location, MapFeature, MapState, NodeRef,
+    StaffView,
 };
 pub use map_io::ImportReport;
 pub use registry::{HouseholdSummary, HouseholdView, ResidentPatch, ResidentView, SensitiveField};

@@ -413,3 +413,72 @@ fn division_findings(nodes: &[store::GridNode], tolerance_m2: f64) -> Vec<Divisi
     }
     findings
 }
+
+/// A printable contact card of one micro-grid: where it is and who serves it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ContactCard {
+    pub code: String,
+    pub name: String,
+    pub grid: Option<NodeRef>,
+    pub community: Option<NodeRef>,
+    /// Who holds a role on the micro-grid itself (micro-grid worker, building head).
+    pub workers: Vec<StaffView>,
+    /// The full-time grid worker(s) of its general grid.
+    pub grid_workers: Vec<StaffView>,
+}
+
+impl App {
+    /// The contact cards of every micro-grid inside `scope`.
+    pub async fn contact_cards(&self, ctx: &Ctx, scope: &str) -> Result<Vec<ContactCard>> {
+        let scope = parse_scope("scope", scope)?;
+        self.require(
+            ctx,
+            Permission::ReadGrid,
+            &scope,
+            &format!("contact cards of {scope}"),
+        )
+        .await?;
+        // Staff of the general grids above the scope count too, so widen to the community.
+        let community = scope
+            .as_str()
+            .get(..Level::Community.code_len())
+            .unwrap_or(scope.as_str())
+            .to_owned();
+        let mut tx = self.store.read().await?;
+        let nodes = tx.grid_nodes_in_scope(scope.as_str()).await?;
+        let staff = tx.staff_in_scope(&community).await?;
+        let names: HashMap<String, String> = tx.grid_node_names().await?.into_iter().collect();
+        let view =
+            |(_, username, display_name, role): &(String, String, String, String)| StaffView {
+                role_label: domain::Role::parse(role).map_or("", domain::Role::label_zh),
+                username: username.clone(),
+                display_name: display_name.clone(),
+                role: role.clone(),
+            };
+        let node = |code: &str| {
+            names.get(code).map(|name| NodeRef {
+                code: code.to_owned(),
+                name: name.clone(),
+            })
+        };
+        Ok(nodes
+            .into_iter()
+            .filter(|n| n.level == Level::MicroGrid.as_str())
+            .map(|n| {
+                let grid_code = n.code[..Level::Grid.code_len()].to_owned();
+                ContactCard {
+                    workers: staff.iter().filter(|s| s.0 == n.code).map(view).collect(),
+                    grid_workers: staff
+                        .iter()
+                        .filter(|s| s.0 == grid_code && s.3 == "grid_worker")
+                        .map(view)
+                        .collect(),
+                    grid: node(&grid_code),
+                    community: node(&n.code[..Level::Community.code_len()]),
+                    code: n.code,
+                    name: n.name,
+                }
+            })
+            .collect())
+    }
+}

@@ -8,6 +8,9 @@
     var msg = e.target.getAttribute("data-confirm");
     if (msg && !window.confirm(msg)) e.preventDefault();
   });
+  document.querySelectorAll("[data-print]").forEach(function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
   var toggle = document.getElementById("nav-toggle");
   if (toggle) toggle.addEventListener("click", function () {
     document.body.classList.toggle("nav-open");

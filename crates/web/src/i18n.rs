@@ -32,6 +32,20 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("nav.map", "网格地图", "Grid map"),
     ("nav.check", "划分检查", "Division check"),
     ("nav.registry", "实有人口", "Registry"),
+    ("nav.cards", "联系卡", "Contact cards"),
+    ("cards.title", "微网格联系卡", "Micro-grid contact cards"),
+    ("cards.heading", "微网格联系卡", "Micro-grid contact card"),
+    ("cards.print", "打印", "Print"),
+    (
+        "cards.hint",
+        "每张 A4 纸打印多张，张贴在楼栋或单元门口。",
+        "Several cards to an A4 page, for building and unit doors.",
+    ),
+    (
+        "cards.scan",
+        "有事请扫码反映，我们及时处理",
+        "Scan to tell us about a problem",
+    ),
     (
         "registry.search",
         "姓名、地址、手机号、手机尾号或身份证号",

@@ -75,12 +75,13 @@ struct Flash {
 impl Page {
     fn layout(&self, title_key: &str, flash: Flash) -> Layout {
         let tr = self.tr;
-        let items: [(&str, &str, Option<Permission>); 10] = [
+        let items: [(&str, &str, Option<Permission>); 11] = [
             ("/", "nav.home", None),
             ("/map", "nav.map", Some(Permission::ReadGrid)),
             ("/grid", "nav.grid", Some(Permission::ReadGrid)),
             ("/grid/check", "nav.check", Some(Permission::ReadGrid)),
             ("/registry", "nav.registry", Some(Permission::ReadRegistry)),
+            ("/grid/cards", "nav.cards", Some(Permission::ReadGrid)),
             (
                 "/admin/accounts",
                 "nav.accounts",
@@ -567,6 +568,89 @@ async fn reveal_fragment(
     }
 }
 
+struct CardView {
+    code: String,
+    name: String,
+    grid: Option<app::NodeRef>,
+    community: Option<app::NodeRef>,
+    workers: Vec<app::StaffView>,
+    grid_workers: Vec<app::StaffView>,
+    /// The QR code, an inline SVG.
+    qr: String,
+}
+
+#[derive(Template)]
+#[template(path = "cards.html")]
+struct CardsTemplate {
+    l: Layout,
+    scope_name: String,
+    cards: Vec<CardView>,
+}
+
+/// A QR code as an SVG image.
+fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(120, 120)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn cards_page(
+    State(state): State<AppState>,
+    page: Page,
+    headers: axum::http::HeaderMap,
+    ApiQuery(q): ApiQuery<MapPageQuery>,
+) -> Response {
+    let scope = match q.scope {
+        Some(s) => s,
+        None => match app::default_scope(&page.ctx, Permission::ReadGrid) {
+            Ok(s) => s.to_string(),
+            Err(e) => return page.fail(e),
+        },
+    };
+    // One permission check, one refusal in the audit log: stop at the first.
+    let cards = match state.app.contact_cards(&page.ctx, &scope).await {
+        Ok(c) => c,
+        Err(e) => return page.fail(e),
+    };
+    let node = match state.app.grid_node(&page.ctx, &scope).await {
+        Ok(n) => n,
+        Err(e) => return page.fail(e),
+    };
+    // The report page of each micro-grid, on the address this server is reached at.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
+    let scheme = if state.config.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    let cards = cards
+        .into_iter()
+        .map(|c| CardView {
+            qr: qr_svg(&format!("{scheme}://{host}/report?grid={}", c.code)),
+            code: c.code,
+            name: c.name,
+            grid: c.grid,
+            community: c.community,
+            workers: c.workers,
+            grid_workers: c.grid_workers,
+        })
+        .collect();
+    render(&CardsTemplate {
+        l: page.layout("nav.cards", Flash::default()),
+        scope_name: node.name,
+        cards,
+    })
+}
+
 // ---- accounts ----------------------------------------------------------------------------
 
 #[derive(Template)]
@@ -934,6 +1018,7 @@ pub fn routes() -> Router<AppState> {
         .route("/grid", get(grid))
         .route("/map", get(map_page))
         .route("/grid/check", get(check_page))
+        .route("/grid/cards", get(cards_page))
         .route("/registry", get(registry_page))
         .route("/registry/households/{id}", get(household_page))
         .route("/registry/residents/{id}/reveal", post(reveal_fragment))

@@ -472,3 +472,34 @@ async fn every_asset_a_page_refers_to_is_served() {
         assert!(!r.body.is_empty(), "{path}");
     }
 }
+
+#[tokio::test]
+async fn contact_cards_name_the_workers_and_carry_a_qr_code() {
+    let t = spawn().await;
+    let grid = t.login("grid").await;
+    let page = t.page(&grid, "/grid/cards").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert_eq!(
+        html.matches("data-testid=\"card\"").count(),
+        8,
+        "one card per micro-grid of the grid"
+    );
+    let first = html
+        .split("data-code=\"510115001001001001\"")
+        .nth(1)
+        .unwrap()
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert!(
+        first.contains("微网格员 黄秀英") && first.contains("专职网格员 杨洋"),
+        "{first}"
+    );
+    assert!(
+        first.contains("<svg") && first.contains("</svg>"),
+        "a QR code"
+    );
+    let other = t.page(&grid, "/grid/cards?scope=510115001002").await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+}
