@@ -14,6 +14,7 @@ mod grid;
 mod map;
 mod map_io;
 mod registry;
+mod registry_io;
 mod secret;
 
 pub use accounts::{AccountView, GrantView, NewAccountInput, default_scope};
@@ -30,6 +31,7 @@ pub use map::{
 };
 pub use map_io::ImportReport;
 pub use registry::{HouseholdSummary, HouseholdView, ResidentPatch, ResidentView, SensitiveField};
+pub use registry_io::{ExportFormat, RESIDENT_COLUMNS, RegistryImportReport, RowError};
 pub use secret::random_hex;
 
 use domain::{LoginPolicy, Millis};

@@ -22,10 +22,12 @@ pub enum AuditAction {
     PersonalDataRevealed,
     PersonalDataCorrected,
     PersonalDataErased,
+    PersonalDataExported,
+    PersonalDataImported,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::LoginOk,
         AuditAction::LoginFailed,
         AuditAction::Lockout,
@@ -43,6 +45,8 @@ impl AuditAction {
         AuditAction::PersonalDataRevealed,
         AuditAction::PersonalDataCorrected,
         AuditAction::PersonalDataErased,
+        AuditAction::PersonalDataExported,
+        AuditAction::PersonalDataImported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +68,8 @@ impl AuditAction {
             AuditAction::PersonalDataRevealed => "personal_data_revealed",
             AuditAction::PersonalDataCorrected => "personal_data_corrected",
             AuditAction::PersonalDataErased => "personal_data_erased",
+            AuditAction::PersonalDataExported => "personal_data_exported",
+            AuditAction::PersonalDataImported => "personal_data_imported",
         }
     }
 
@@ -90,6 +96,8 @@ impl AuditAction {
             AuditAction::PersonalDataRevealed => "查看个人敏感信息",
             AuditAction::PersonalDataCorrected => "更正个人信息",
             AuditAction::PersonalDataErased => "删除个人信息",
+            AuditAction::PersonalDataExported => "导出个人信息",
+            AuditAction::PersonalDataImported => "导入个人信息",
         }
     }
 }

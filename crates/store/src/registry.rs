@@ -420,3 +420,67 @@ impl Tx {
         Ok(n > 0)
     }
 }
+
+impl Tx {
+    /// Residents inside the scope `prefix` with an id above `after`, in id order (for exports).
+    pub async fn residents_in_scope(
+        &mut self,
+        prefix: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ResidentRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{} WHERE r.scope_code LIKE $1 || '%' AND r.id > $2 ORDER BY r.id LIMIT $3",
+            resident_columns()
+        ));
+        let rows: Vec<ResidentTuple> = on!(self, c => sqlx::query_as(sql).bind(prefix).bind(after).bind(limit).fetch_all(&mut *c).await?);
+        self.with_tags(rows.into_iter().map(resident).collect())
+            .await
+    }
+
+    pub async fn building_by_address(
+        &mut self,
+        road: &str,
+        house_number: &str,
+        compound: &str,
+        name: &str,
+    ) -> Result<Option<(i64, String)>> {
+        let row: Option<(i64, String)> = on!(self, c => sqlx::query_as(
+            "SELECT id, scope_code FROM building WHERE road = $1 AND house_number = $2 AND compound = $3 AND name = $4")
+            .bind(road)
+            .bind(house_number)
+            .bind(compound)
+            .bind(name)
+            .fetch_optional(&mut *c)
+            .await?);
+        Ok(row)
+    }
+
+    pub async fn household_by_address(
+        &mut self,
+        building_id: i64,
+        unit: &str,
+        room: &str,
+    ) -> Result<Option<i64>> {
+        let id: Option<i64> = on!(self, c => sqlx::query_scalar("SELECT id FROM household WHERE building_id = $1 AND unit = $2 AND room = $3")
+            .bind(building_id)
+            .bind(unit)
+            .bind(room)
+            .fetch_optional(&mut *c)
+            .await?);
+        Ok(id)
+    }
+
+    /// Whether a resident with this ID number is registered already.
+    pub async fn id_number_registered(
+        &mut self,
+        id_number: &IdNumber,
+        cipher: &FieldCipher,
+    ) -> Result<bool> {
+        let n: i64 = on!(self, c => sqlx::query_scalar("SELECT COUNT(*) FROM resident WHERE id_number_hash = $1")
+            .bind(cipher.blind_index(ID_FIELD, id_number.as_str()))
+            .fetch_one(&mut *c)
+            .await?);
+        Ok(n > 0)
+    }
+}

@@ -5,12 +5,12 @@
 use crate::AppState;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::middleware::SESSION_COOKIE;
-use app::ImportReport;
 use app::{
     AccountView, ApiKeyView, AuditView, CreatedApiKey, Ctx, DivisionFinding, GrantView,
     HouseholdSummary, HouseholdView, Location, MapFeature, NewAccountInput, NodeView,
     ResidentPatch, ResidentView, SensitiveField, StaffView, SystemInfo,
 };
+use app::{ImportReport, RegistryImportReport};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -280,6 +280,96 @@ async fn import_map(
         state
             .app
             .import_map(&ctx, &geojson, app::DEFAULT_TOLERANCE_M2)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ResidentExportQuery {
+    pub scope: String,
+    /// `xlsx` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// A scope's residents, masked, as XLSX or CSV; every export is audited.
+#[utoipa::path(get, path = "/api/v1/registry/export", tag = "registry", params(ResidentExportQuery),
+    responses((status = 200, description = "the file"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn export_residents(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<ResidentExportQuery>,
+) -> Result<Response, ApiError> {
+    let (format, mime, ext) = match q.format.as_deref().unwrap_or("xlsx") {
+        "xlsx" => (
+            app::ExportFormat::Xlsx,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        "csv" => (app::ExportFormat::Csv, "text/csv; charset=utf-8", "csv"),
+        other => {
+            return Err(app::AppError::invalid(
+                "format",
+                format!("须为 xlsx 或 csv / xlsx or csv, not {other:?}"),
+            )
+            .into());
+        }
+    };
+    let bytes = state.app.export_residents(&ctx, &q.scope, format).await?;
+    let name = format!(
+        "attachment; filename=\"residents-{}.{ext}\"",
+        q.scope
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime.to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ImportQuery {
+    /// Import the good rows and report the bad ones, instead of importing nothing.
+    #[serde(default)]
+    pub skip_bad_rows: bool,
+}
+
+/// Imports residents from CSV (`text/csv`; header: 微网格编码,街路巷,门牌号,小区,楼栋,单元,房号,姓名,
+/// 身份证号,电话,与户主关系,居住类型,关爱等级,标签). Nothing is imported while a row is bad,
+/// unless `skip_bad_rows`.
+#[utoipa::path(post, path = "/api/v1/registry/import", tag = "registry", params(ImportQuery), request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = RegistryImportReport), (status = 403, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, description = "each bad row, by line and field", body = ErrorBody)))]
+async fn import_residents(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> ApiResult<RegistryImportReport> {
+    let is_csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv") || v.starts_with("text/plain"));
+    if !is_csv {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "请求须为 CSV (Content-Type: text/csv) / send CSV as text/csv",
+        ));
+    }
+    state
+        .app
+        .require_anywhere(&ctx, domain::Permission::EditRegistry, "registry import")
+        .await?;
+    Ok(Json(
+        state
+            .app
+            .import_residents(&ctx, &body, q.skip_bad_rows, &|_, _| {})
             .await?,
     ))
 }
@@ -624,7 +714,7 @@ impl utoipa::Modify for Security {
     info(title = "Weige 微格 API", description = "微网实格社区治理平台接口 / the micro-grid community governance API. \
         Errors are JSON `{code, message}`. Writes with the session cookie need the `X-CSRF-Token` header."),
     paths(login, logout, me, grid_node, grid_children, grid_map, grid_locate, grid_staff, grid_division,
-          export_map, import_map, search_residents, get_resident, correct_resident, erase_resident, reveal, households, household, list_accounts, create_account, get_account, disable_account,
+          export_map, import_map, export_residents, import_residents, search_residents, get_resident, correct_resident, erase_resident, reveal, households, household, list_accounts, create_account, get_account, disable_account,
           enable_account, reset_password, grant_role, revoke_grant, list_api_keys, create_api_key, revoke_api_key,
           audit, system),
     components(schemas(ErrorBody)),
@@ -649,6 +739,8 @@ pub fn routes() -> Router<AppState> {
         .route("/grid/division", get(grid_division))
         .route("/grid/export", get(export_map))
         .route("/grid/import", post(import_map))
+        .route("/registry/export", get(export_residents))
+        .route("/registry/import", post(import_residents))
         .route("/registry/residents", get(search_residents))
         .route(
             "/registry/residents/{id}",

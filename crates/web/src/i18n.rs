@@ -65,6 +65,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("registry.relation", "与户主关系", "Relation"),
     ("registry.birth", "出生日期", "Born"),
     ("registry.reveal", "查看完整", "Reveal"),
+    ("registry.export", "导出", "Export"),
     (
         "registry.masked",
         "敏感信息已脱敏显示；查看完整信息会记入审计日志。",

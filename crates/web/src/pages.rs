@@ -479,6 +479,7 @@ struct RegistryTemplate {
     tag: String,
     tags: &'static [(&'static str, &'static str)],
     residents: Vec<app::ResidentView>,
+    can_export: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -522,6 +523,8 @@ async fn registry_page(
         tag: q.tag,
         tags: domain::person::DEFAULT_TAGS,
         residents,
+        can_export: domain::GridCode::parse(&scope)
+            .is_ok_and(|s| access::allows(&page.ctx.grants, Permission::ExportPersonal, &s)),
     })
 }
 

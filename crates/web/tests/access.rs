@@ -111,6 +111,8 @@ fn api_permission(method: &Method, path: &str) -> Option<Permission> {
         "/api/v1/audit" => Some(Permission::ReadAudit),
         "/api/v1/system" => Some(Permission::ConfigureSystem),
         "/api/v1/registry/residents/{id}/reveal" => Some(Permission::RevealPersonal),
+        "/api/v1/registry/export" => Some(Permission::ExportPersonal),
+        "/api/v1/registry/import" => Some(Permission::EditRegistry),
         "/api/v1/registry/residents/{id}"
             if *method == Method::PATCH || *method == Method::DELETE =>
         {
@@ -156,6 +158,9 @@ fn api_request(
         ("GET", "/api/v1/registry/residents" | "/api/v1/registry/households") => {
             return Some((format!("{uri}?scope={}", t.scope), None));
         }
+        ("GET", "/api/v1/registry/export") => {
+            return Some((format!("{uri}?scope={}&format=csv", t.scope), None));
+        }
         ("GET", "/api/v1/grid/export") => return Some((format!("{uri}?scope={}", t.scope), None)),
         ("POST", "/api/v1/grid/import") => Some(t.map.clone()),
         ("PATCH", "/api/v1/registry/residents/{id}") => Some(json!({"care_grade": "blue"})),
@@ -179,6 +184,29 @@ fn api_request(
         _ => None,
     };
     Some((uri, body))
+}
+
+/// A one-row CSV import into a micro-grid of `scope`, with a new ID number each time.
+fn csv_import(session: &common::Session, scope: &str) -> axum::http::Request<axum::body::Body> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let first17 = format!("51011519900101{:03}", N.fetch_add(1, Ordering::Relaxed));
+    let id = format!(
+        "{first17}{}",
+        domain::person::id_check_char(first17.as_bytes()) as char
+    );
+    let csv = format!(
+        "{}\n{scope}001001,导入路,1号,,1栋,1单元,101,导入居民,{id},,户主,户籍,,",
+        app::RESIDENT_COLUMNS.join(",")
+    );
+    axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/registry/import")
+        .header(axum::http::header::COOKIE, &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .header(axum::http::header::CONTENT_TYPE, "text/csv")
+        .body(axum::body::Body::from(csv))
+        .unwrap()
 }
 
 fn operations() -> Vec<(Method, String)> {
@@ -235,7 +263,11 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                     Some(p) => role.has(p) && targets.scope == INSIDE,
                 };
                 let before = t.audit_count("permission_denied").await;
-                let r = t.api(Some(&session), method.clone(), &uri, body).await;
+                let r = if path == "/api/v1/registry/import" {
+                    t.send(csv_import(&session, targets.scope)).await
+                } else {
+                    t.api(Some(&session), method.clone(), &uri, body).await
+                };
                 let after = t.audit_count("permission_denied").await;
                 if allowed {
                     assert!(

@@ -103,6 +103,24 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Import residents with their addresses from CSV (header: 微网格编码,街路巷,门牌号,小区,楼栋,
+    /// 单元,房号,姓名,身份证号,电话,与户主关系,居住类型,关爱等级,标签). Every row is checked;
+    /// while any row is bad nothing is imported, unless --skip-bad-rows.
+    ImportResidents {
+        file: PathBuf,
+        #[arg(long)]
+        skip_bad_rows: bool,
+    },
+    /// Export a scope's residents (masked) as CSV or XLSX; the export is audited.
+    ExportResidents {
+        #[arg(long)]
+        scope: String,
+        /// csv or xlsx.
+        #[arg(long, default_value = "xlsx")]
+        format: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -387,6 +405,51 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 "已导入 / imported: {} added, {} changed, {} unchanged",
                 report.added, report.changed, report.unchanged
             );
+            Ok(())
+        }
+        Command::ImportResidents {
+            file,
+            skip_bad_rows,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Failure::App(format!("{}: {e}", file.display())))?;
+            let app = open(&settings).await?;
+            let progress = |done: usize, total: usize| eprintln!("  {done}/{total} 行 / rows");
+            let report = app
+                .import_residents(&ctx, &text, skip_bad_rows, &progress)
+                .await?;
+            for e in &report.skipped {
+                eprintln!(
+                    "跳过 / skipped line {} ({}): {}",
+                    e.line, e.field, e.message
+                );
+            }
+            println!(
+                "已导入 / imported {} residents ({} new households, {} new buildings); {} rows skipped",
+                report.residents,
+                report.households_added,
+                report.buildings_added,
+                report.skipped.len()
+            );
+            Ok(())
+        }
+        Command::ExportResidents { scope, format, out } => {
+            let format = match format.as_str() {
+                "csv" => app::ExportFormat::Csv,
+                "xlsx" => app::ExportFormat::Xlsx,
+                other => {
+                    return Err(Failure::App(format!(
+                        "--format 须为 csv 或 xlsx / --format is csv or xlsx, not {other}"
+                    )));
+                }
+            };
+            let bytes = open(&settings)
+                .await?
+                .export_residents(&ctx, &scope, format)
+                .await?;
+            std::fs::write(&out, bytes)
+                .map_err(|e| Failure::App(format!("{}: {e}", out.display())))?;
+            println!("已导出 / exported to {}", out.display());
             Ok(())
         }
         Command::ExportMap { scope, out } => {
