@@ -26,8 +26,8 @@ pub use demo_people::DemoSize;
 pub use error::AppError;
 pub use grid::NodeView;
 pub use map::{
-    ContactCard, DEFAULT_TOLERANCE_M2, DivisionFinding, Location, MapFeature, MapState, NodeRef,
-    StaffView,
+    AddressMatch, ContactCard, DEFAULT_TOLERANCE_M2, DivisionFinding, Location, MapFeature,
+    MapState, NodeRef, StaffView,
 };
 pub use map_io::ImportReport;
 pub use registry::{HouseholdSummary, HouseholdView, ResidentPatch, ResidentView, SensitiveField};

@@ -54,6 +54,11 @@ impl RoutingIndex {
 
     pub fn locate(&self, lon: f64, lat: f64) -> Option<Location> {
         let code = self.micro.as_ref()?.locate(lon, lat)?;
+        self.chain(code)
+    }
+
+    /// A micro-grid and the nodes above it, by code.
+    pub fn chain(&self, code: &str) -> Option<Location> {
         let up = |len: usize| code.get(..len).and_then(|c| self.node(c));
         Some(Location {
             micro_grid: self.node(code)?,
@@ -63,6 +68,14 @@ impl RoutingIndex {
             district: up(Level::District.code_len()),
         })
     }
+}
+
+/// A building found by its address, and where it lies.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AddressMatch {
+    pub building_id: i64,
+    pub address: String,
+    pub location: Location,
 }
 
 /// The index currently in use; swapped whole when a new version is built.
@@ -224,6 +237,34 @@ impl App {
                 "该位置不在任何微网格内 / this point lies in no micro-grid",
             )
         })
+    }
+
+    /// Buildings whose address contains `q`, with their micro-grid, grid, community and street.
+    pub async fn locate_address(&self, ctx: &Ctx, q: &str) -> Result<Vec<AddressMatch>> {
+        self.require_anywhere(ctx, Permission::ReadGrid, "locate address")
+            .await?;
+        let q = q.trim();
+        if q.chars().filter(|c| !c.is_whitespace()).count() < 2 || q.chars().count() > 64 {
+            return Err(AppError::invalid(
+                "q",
+                "地址须为 2 到 64 个字符 / an address has 2 to 64 characters",
+            ));
+        }
+        let rows = {
+            let mut tx = self.store.read().await?;
+            tx.buildings_matching(q, 20).await?
+        };
+        let index = self.map.current();
+        Ok(rows
+            .into_iter()
+            .filter_map(|(building_id, address, code)| {
+                Some(AddressMatch {
+                    building_id,
+                    address,
+                    location: index.chain(&code)?,
+                })
+            })
+            .collect())
     }
 
     /// The nodes of one level inside a scope, as GeoJSON features.

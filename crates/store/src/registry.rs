@@ -484,3 +484,22 @@ impl Tx {
         Ok(n > 0)
     }
 }
+
+impl Tx {
+    /// Buildings whose address contains `text` (spaces ignored): (id, address, micro-grid code).
+    pub async fn buildings_matching(
+        &mut self,
+        text: &str,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, String)>> {
+        let needle = format!("%{}%", text.replace([' ', '%', '_'], ""));
+        let rows: Vec<(i64, String, String)> = on!(self, c => sqlx::query_as(
+            "SELECT id, road || house_number || ' ' || compound || name, scope_code FROM building \
+             WHERE road || house_number || compound || name LIKE $1 ORDER BY scope_code, id LIMIT $2")
+            .bind(&needle)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?);
+        Ok(rows)
+    }
+}

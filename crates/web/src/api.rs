@@ -10,7 +10,7 @@ use app::{
     HouseholdSummary, HouseholdView, Location, MapFeature, NewAccountInput, NodeView,
     ResidentPatch, ResidentView, SensitiveField, StaffView, SystemInfo,
 };
-use app::{ImportReport, RegistryImportReport};
+use app::{AddressMatch, ImportReport, RegistryImportReport};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -193,6 +193,23 @@ async fn grid_locate(
         .require_anywhere(&ctx, domain::Permission::ReadGrid, "locate")
         .await?;
     Ok(Json(state.app.locate(q.lon, q.lat)?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AddressQuery {
+    /// A piece of an address, e.g. `柳城大道8号` or `和平小区3栋`.
+    pub q: String,
+}
+
+/// Buildings found by address, each with its micro-grid, grid, community and street.
+#[utoipa::path(get, path = "/api/v1/grid/locate-address", tag = "grid", params(AddressQuery),
+    responses((status = 200, body = [AddressMatch]), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn grid_locate_address(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<AddressQuery>,
+) -> ApiResult<Vec<AddressMatch>> {
+    Ok(Json(state.app.locate_address(&ctx, &q.q).await?))
 }
 
 /// Who works on a node: the accounts holding a role on exactly it.
@@ -713,7 +730,7 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "Weige 微格 API", description = "微网实格社区治理平台接口 / the micro-grid community governance API. \
         Errors are JSON `{code, message}`. Writes with the session cookie need the `X-CSRF-Token` header."),
-    paths(login, logout, me, grid_node, grid_children, grid_map, grid_locate, grid_staff, grid_division,
+    paths(login, logout, me, grid_node, grid_children, grid_map, grid_locate, grid_locate_address, grid_staff, grid_division,
           export_map, import_map, export_residents, import_residents, search_residents, get_resident, correct_resident, erase_resident, reveal, households, household, list_accounts, create_account, get_account, disable_account,
           enable_account, reset_password, grant_role, revoke_grant, list_api_keys, create_api_key, revoke_api_key,
           audit, system),
@@ -736,6 +753,7 @@ pub fn routes() -> Router<AppState> {
         .route("/grid/nodes/{code}/staff", get(grid_staff))
         .route("/grid/map", get(grid_map))
         .route("/grid/locate", get(grid_locate))
+        .route("/grid/locate-address", get(grid_locate_address))
         .route("/grid/division", get(grid_division))
         .route("/grid/export", get(export_map))
         .route("/grid/import", post(import_map))

@@ -103,7 +103,7 @@ fn api_permission(method: &Method, path: &str) -> Option<Permission> {
     match path {
         "/api/v1/me" => None,
         // Routing a point names grids anywhere: any role that reads the grid may ask.
-        "/api/v1/grid/locate" => Some(Permission::ReadGrid),
+        "/api/v1/grid/locate" | "/api/v1/grid/locate-address" => Some(Permission::ReadGrid),
         "/api/v1/grid/import" => Some(Permission::EditGrid),
         p if p.starts_with("/api/v1/grid/") => Some(Permission::ReadGrid),
         p if p.starts_with("/api/v1/accounts") => Some(Permission::ManageAccounts),
@@ -167,6 +167,9 @@ fn api_request(
         ("POST", "/api/v1/registry/residents/{id}/reveal") => Some(json!({"field": "phone"})),
         ("GET", "/api/v1/grid/map") => {
             return Some((format!("{uri}?scope={}&level=micro_grid", t.scope), None));
+        }
+        ("GET", "/api/v1/grid/locate-address") => {
+            return Some((format!("{uri}?q=%E6%9F%B3%E5%9F%8E"), None));
         }
         ("GET", "/api/v1/grid/locate") => {
             return Some((format!("{uri}?lon=103.8001&lat=30.7099"), None));
@@ -256,7 +259,10 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                     let (_, fresh) = make_resident(&t, &format!("{}001001", targets.scope)).await;
                     uri = format!("/api/v1/registry/residents/{fresh}");
                 }
-                let unscoped = matches!(path.as_str(), "/api/v1/system" | "/api/v1/grid/locate");
+                let unscoped = matches!(
+                    path.as_str(),
+                    "/api/v1/system" | "/api/v1/grid/locate" | "/api/v1/grid/locate-address"
+                );
                 let allowed = match api_permission(method, path) {
                     None => true,
                     Some(p) if unscoped => role.has(p),

@@ -503,3 +503,43 @@ async fn contact_cards_name_the_workers_and_carry_a_qr_code() {
     let other = t.page(&grid, "/grid/cards?scope=510115001002").await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_address_routes_to_its_building_and_micro_grid() {
+    let t = spawn().await;
+    let s = t.login("grid").await;
+    let r = t
+        .api(
+            Some(&s),
+            Method::GET,
+            &format!(
+                "/api/v1/grid/locate-address?q={}",
+                common::encode("柳城大道 8号")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let found = r.json();
+    let first = &found.as_array().unwrap()[0];
+    assert!(
+        first["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("柳城大道8号")
+    );
+    assert_eq!(
+        first["location"]["micro_grid"]["code"],
+        "510115001001001001"
+    );
+    assert_eq!(first["location"]["community"]["name"], "和平社区");
+    let short = t
+        .api(
+            Some(&s),
+            Method::GET,
+            "/api/v1/grid/locate-address?q=a",
+            None,
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
