@@ -176,6 +176,16 @@ impl DivisionFinding {
     }
 }
 
+/// A node with a shape, as a GeoJSON Feature.
+pub(crate) fn feature(n: store::GridNode) -> Option<MapFeature> {
+    let geometry: serde_json::Value = serde_json::from_str(n.geometry.as_deref()?).ok()?;
+    Some(MapFeature {
+        kind_of: "Feature",
+        geometry,
+        properties: serde_json::json!({"code": n.code, "name": n.name, "level": n.level, "kind": n.kind, "parent": n.parent_code}),
+    })
+}
+
 /// Gaps and overlaps smaller than this (m²) are drawing noise, not findings.
 pub const DEFAULT_TOLERANCE_M2: f64 = 10.0;
 
@@ -290,14 +300,7 @@ impl App {
         Ok(nodes
             .into_iter()
             .filter(|n| n.level == level.as_str())
-            .filter_map(|n| {
-                let geometry: serde_json::Value = serde_json::from_str(n.geometry.as_deref()?).ok()?;
-                Some(MapFeature {
-                    kind_of: "Feature",
-                    geometry,
-                    properties: serde_json::json!({"code": n.code, "name": n.name, "level": n.level, "kind": n.kind, "parent": n.parent_code}),
-                })
-            })
+            .filter_map(feature)
             .collect())
     }
 

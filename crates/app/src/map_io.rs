@@ -118,14 +118,10 @@ impl App {
         .await?;
         let mut tx = self.store.read().await?;
         let nodes = tx.grid_nodes_in_scope(scope.as_str()).await?;
-        let features: Vec<Value> = nodes
-            .into_iter()
-            .filter_map(|n| {
-                let geometry: Value = serde_json::from_str(n.geometry.as_deref()?).ok()?;
-                Some(json!({"type": "Feature", "geometry": geometry,
-                            "properties": {"code": n.code, "name": n.name, "level": n.level, "kind": n.kind}}))
-            })
-            .collect();
+        let features: Vec<crate::MapFeature> =
+            nodes.into_iter().filter_map(crate::map::feature).collect();
+        let features =
+            serde_json::to_value(features).map_err(|e| AppError::Internal(e.to_string()))?;
         Ok(json!({"type": "FeatureCollection", "features": features}))
     }
 

@@ -129,6 +129,18 @@ impl Page {
         }
     }
 
+    /// The scope a page was asked for, or else the caller's outermost scope for `permission`.
+    fn scope_or_default(
+        &self,
+        given: Option<String>,
+        permission: Permission,
+    ) -> Result<String, AppError> {
+        match given {
+            Some(s) => Ok(s),
+            None => app::default_scope(&self.ctx, permission).map(|s| s.to_string()),
+        }
+    }
+
     /// The response for a failed use case on a page.
     fn fail(&self, e: AppError) -> Response {
         page_error(self.tr, e)
@@ -380,12 +392,9 @@ async fn map_page(
     page: Page,
     ApiQuery(q): ApiQuery<MapPageQuery>,
 ) -> Response {
-    let scope = match q.scope {
-        Some(s) => s,
-        None => match app::default_scope(&page.ctx, Permission::ReadGrid) {
-            Ok(s) => s.to_string(),
-            Err(e) => return page.fail(e),
-        },
+    let scope = match page.scope_or_default(q.scope, Permission::ReadGrid) {
+        Ok(s) => s,
+        Err(e) => return page.fail(e),
     };
     let node = match state.app.grid_node(&page.ctx, &scope).await {
         Ok(n) => n,
@@ -442,12 +451,9 @@ async fn check_page(
     page: Page,
     ApiQuery(q): ApiQuery<CheckQuery>,
 ) -> Response {
-    let scope = match q.scope {
-        Some(s) => s,
-        None => match app::default_scope(&page.ctx, Permission::ReadGrid) {
-            Ok(s) => s.to_string(),
-            Err(e) => return page.fail(e),
-        },
+    let scope = match page.scope_or_default(q.scope, Permission::ReadGrid) {
+        Ok(s) => s,
+        Err(e) => return page.fail(e),
     };
     let tolerance = q
         .tolerance
@@ -496,12 +502,9 @@ async fn registry_page(
     page: Page,
     ApiQuery(q): ApiQuery<RegistryQuery>,
 ) -> Response {
-    let scope = match q.scope {
-        Some(s) => s,
-        None => match app::default_scope(&page.ctx, Permission::ReadRegistry) {
-            Ok(s) => s.to_string(),
-            Err(e) => return page.fail(e),
-        },
+    let scope = match page.scope_or_default(q.scope, Permission::ReadRegistry) {
+        Ok(s) => s,
+        Err(e) => return page.fail(e),
     };
     let residents = match state
         .app
@@ -608,12 +611,9 @@ async fn cards_page(
     headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<MapPageQuery>,
 ) -> Response {
-    let scope = match q.scope {
-        Some(s) => s,
-        None => match app::default_scope(&page.ctx, Permission::ReadGrid) {
-            Ok(s) => s.to_string(),
-            Err(e) => return page.fail(e),
-        },
+    let scope = match page.scope_or_default(q.scope, Permission::ReadGrid) {
+        Ok(s) => s,
+        Err(e) => return page.fail(e),
     };
     // One permission check, one refusal in the audit log: stop at the first.
     let cards = match state.app.contact_cards(&page.ctx, &scope).await {
