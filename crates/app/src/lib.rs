@@ -35,6 +35,8 @@ pub use registry_io::{ExportFormat, RESIDENT_COLUMNS, RegistryImportReport, RowE
 pub use secret::random_hex;
 
 use domain::{LoginPolicy, Millis};
+/// Store errors reach the edge through `app`, so that `web` needs no arrow to `store`.
+pub use store::StoreError;
 use store::{Engine, Store};
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;

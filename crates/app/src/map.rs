@@ -5,7 +5,7 @@
 
 use crate::error::parse_scope;
 use crate::{App, AppError, Ctx, Result};
-use domain::{Level, Permission};
+use domain::{GridCode, Level, Permission};
 use geo_grid::{Finding, FindingKind, PointIndex, Polygon, check_children, parse_polygon};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -277,6 +277,19 @@ impl App {
             .collect())
     }
 
+    /// The nodes inside `scope` (the scope first), once the caller may read it there; `what`
+    /// names the read in a refusal.
+    pub(crate) async fn readable_nodes_in(
+        &self,
+        ctx: &Ctx,
+        scope: &GridCode,
+        what: &str,
+    ) -> Result<Vec<store::GridNode>> {
+        self.require(ctx, Permission::ReadGrid, scope, what).await?;
+        let mut tx = self.store.read().await?;
+        Ok(tx.grid_nodes_in_scope(scope.as_str()).await?)
+    }
+
     /// The nodes of one level inside a scope, as GeoJSON features.
     pub async fn map_features(
         &self,
@@ -288,15 +301,9 @@ impl App {
         let level = Level::parse(level).ok_or_else(|| {
             AppError::invalid("level", format!("未知层级 / unknown level '{level}'"))
         })?;
-        self.require(
-            ctx,
-            Permission::ReadGrid,
-            &scope,
-            &format!("map of {scope}"),
-        )
-        .await?;
-        let mut tx = self.store.read().await?;
-        let nodes = tx.grid_nodes_in_scope(scope.as_str()).await?;
+        let nodes = self
+            .readable_nodes_in(ctx, &scope, &format!("map of {scope}"))
+            .await?;
         Ok(nodes
             .into_iter()
             .filter(|n| n.level == level.as_str())
@@ -336,17 +343,9 @@ impl App {
         tolerance_m2: f64,
     ) -> Result<Vec<DivisionFinding>> {
         let scope = parse_scope("scope", scope)?;
-        self.require(
-            ctx,
-            Permission::ReadGrid,
-            &scope,
-            &format!("division of {scope}"),
-        )
-        .await?;
-        let nodes = {
-            let mut tx = self.store.read().await?;
-            tx.grid_nodes_in_scope(scope.as_str()).await?
-        };
+        let nodes = self
+            .readable_nodes_in(ctx, &scope, &format!("division of {scope}"))
+            .await?;
         if nodes.first().is_none_or(|n| n.code != scope.as_str()) {
             return Err(AppError::NotFound("grid node"));
         }

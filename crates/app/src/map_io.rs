@@ -109,15 +109,9 @@ impl App {
     /// Every node inside `scope`, all levels, as a GeoJSON FeatureCollection.
     pub async fn export_map(&self, ctx: &Ctx, scope: &str) -> Result<Value> {
         let scope = parse_scope("scope", scope)?;
-        self.require(
-            ctx,
-            Permission::ReadGrid,
-            &scope,
-            &format!("map of {scope}"),
-        )
-        .await?;
-        let mut tx = self.store.read().await?;
-        let nodes = tx.grid_nodes_in_scope(scope.as_str()).await?;
+        let nodes = self
+            .readable_nodes_in(ctx, &scope, &format!("map of {scope}"))
+            .await?;
         let features: Vec<crate::MapFeature> =
             nodes.into_iter().filter_map(crate::map::feature).collect();
         let features =

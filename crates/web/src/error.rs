@@ -2,6 +2,7 @@
 //! (message in Chinese and English). 5xx causes are logged, never shown.
 
 use app::AppError;
+use app::StoreError;
 use axum::Json;
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -10,7 +11,6 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use store::StoreError;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
