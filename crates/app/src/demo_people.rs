@@ -75,7 +75,7 @@ const OTHER_REGIONS: &[&str] = &[
 /// How much of the demo street to fill with people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DemoSize {
-    /// Every micro-grid: about 21,000 households.
+    /// Every micro-grid: about 24,000 households.
     Full,
     /// Only 和平社区's first general grid (8 micro-grids): for tests.
     Small,
