@@ -102,6 +102,23 @@ impl App {
         }
     }
 
+    /// [`App::require`] on each scope an import writes into, each once; `what` names the
+    /// import (`import of residents`), the scope is added.
+    pub async fn require_each(
+        &self,
+        ctx: &Ctx,
+        permission: Permission,
+        scopes: impl IntoIterator<Item = GridCode>,
+        what: &str,
+    ) -> Result<()> {
+        let scopes: std::collections::BTreeSet<GridCode> = scopes.into_iter().collect();
+        for scope in &scopes {
+            self.require(ctx, permission, scope, &format!("{what} into {scope}"))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Like [`App::require`] for what belongs to no scope (system settings, the own account).
     pub async fn require_anywhere(
         &self,

@@ -72,6 +72,43 @@ const OTHER_REGIONS: &[&str] = &[
     "610113",
 ];
 
+/// Where the `b`th building of a micro-grid stands and its outline (about 30 m × 12 m): part of
+/// the way from the cell's middle towards one of its corners, wholly inside the cell.
+fn building_place(cell: Option<&geo::Polygon>, b: usize) -> (f64, f64, Option<String>) {
+    use geo::Contains;
+    let Some(cell) = cell else {
+        return (0.0, 0.0, None);
+    };
+    let ring = &cell.exterior().0;
+    let n = (ring.len() - 1).max(1);
+    let (cx, cy) = (
+        ring.iter().skip(1).map(|c| c.x).sum::<f64>() / n as f64,
+        ring.iter().skip(1).map(|c| c.y).sum::<f64>() / n as f64,
+    );
+    let corner = ring[(b * 2 + 1) % n];
+    let (x, y) = (cx + (corner.x - cx) * 0.3, cy + (corner.y - cy) * 0.3);
+    let (dx, dy) = (0.000_15, 0.000_055);
+    let outline = geo::Polygon::new(
+        geo::LineString::from(vec![
+            (x - dx, y - dy),
+            (x + dx, y - dy),
+            (x + dx, y + dy),
+            (x - dx, y + dy),
+            (x - dx, y - dy),
+        ]),
+        vec![],
+    );
+    if cell.contains(&outline) {
+        (
+            x,
+            y,
+            Some(geo_grid::polygon_to_geojson(&outline).to_string()),
+        )
+    } else {
+        (cx, cy, None)
+    }
+}
+
 /// How much of the demo street to fill with people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DemoSize {
@@ -153,27 +190,20 @@ impl App {
         let mut households = 0;
         let mut tx = self.store.write().await?;
         for (m, micro) in micro_grids.iter().enumerate() {
-            let (lon, lat) = micro
+            let polygon = micro
                 .geometry
                 .as_deref()
                 .and_then(|g| serde_json::from_str::<serde_json::Value>(g).ok())
-                .and_then(|g| geo_grid::parse_polygon(&g).ok())
-                .map(|p| {
-                    let ring = &p.exterior().0;
-                    let n = (ring.len() - 1).max(1) as f64;
-                    (
-                        ring.iter().skip(1).map(|c| c.x).sum::<f64>() / n,
-                        ring.iter().skip(1).map(|c| c.y).sum::<f64>() / n,
-                    )
-                })
-                .unwrap_or((0.0, 0.0));
+                .and_then(|g| geo_grid::parse_polygon(&g).ok());
             let road = ROADS[m % ROADS.len()];
             let compound = COMPOUNDS[(m / 3) % COMPOUNDS.len()];
             // 38–62 households: every micro-grid within 30–100, every grid of 8 within 300–500.
             let target = people.rng.below(38, 63) as usize;
             let buildings = people.rng.below(1, 4) as usize;
             let mut made = 0;
+            let mut first_building = None;
             for b in 0..buildings {
+                let (lon, lat, footprint) = building_place(polygon.as_ref(), b);
                 let name = format!("{}栋", m % 40 * 3 + b + 1);
                 let number = format!("{}号", m / 40 * 10 + 8);
                 let building = tx
@@ -186,9 +216,11 @@ impl App {
                         name: &name,
                         lon: Some(lon),
                         lat: Some(lat),
+                        footprint: footprint.as_deref(),
                         now,
                     })
                     .await?;
+                first_building.get_or_insert(building);
                 let share = if b + 1 == buildings {
                     target - made
                 } else {
@@ -215,8 +247,116 @@ impl App {
                 }
             }
         }
+        self.seed_demo_roster(&mut tx, &mut people, scope, now)
+            .await?;
         tx.commit().await?;
         Ok(households)
+    }
+
+    /// The roster of the seeded scope: a general grid head and a police officer per community, a
+    /// full-time grid worker and a grid head per general grid, a micro-grid worker and a building
+    /// head per micro-grid. The demo accounts are the people they name.
+    async fn seed_demo_roster(
+        &self,
+        tx: &mut store::Tx,
+        people: &mut People,
+        scope: &str,
+        now: domain::Millis,
+    ) -> Result<()> {
+        use crate::demo::{COMMUNITY, GRID, MICRO_GRID};
+        use domain::{Duty, Level};
+        let nodes = tx.grid_nodes_in_scope(scope).await?;
+        let mut buildings = std::collections::HashMap::new();
+        let mut after = 0;
+        loop {
+            let page = tx.buildings_in_scope(scope, after, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for b in page {
+                buildings.entry(b.scope_code).or_insert(b.id);
+            }
+        }
+        let account = |username: &str| username.to_owned();
+        for node in &nodes {
+            let duties: &[Duty] = match Level::from_code_len(node.code.len()) {
+                Some(Level::Community) => &[Duty::GeneralGridHead, Duty::CommunityPolice],
+                Some(Level::Grid) => &[Duty::GridWorker, Duty::GridHead],
+                Some(Level::MicroGrid) => &[Duty::MicroGridWorker, Duty::BuildingHead],
+                _ => &[],
+            };
+            for &duty in duties {
+                let demo = match (node.code.as_str(), duty) {
+                    (MICRO_GRID, Duty::MicroGridWorker) => Some(("黄秀英", account("micro"))),
+                    (GRID, Duty::GridWorker) => Some(("杨洋", account("grid"))),
+                    (COMMUNITY, Duty::GeneralGridHead) => Some(("张伟", account("head"))),
+                    _ => None,
+                };
+                let surname = people.pick(SURNAMES);
+                let name = match &demo {
+                    Some((name, _)) => (*name).to_owned(),
+                    None => people.name(surname),
+                };
+                let account_id = match &demo {
+                    Some((_, username)) => tx.account_by_username(username).await?.map(|a| a.id),
+                    None => None,
+                };
+                let phone = people.phone();
+                let since = format!(
+                    "{}-{:02}-01",
+                    people.rng.below(2016, 2026),
+                    people.rng.below(1, 13)
+                );
+                let training = people.pick(&[
+                    "网格员岗前培训",
+                    "网格员岗前培训；矛盾纠纷调解",
+                    "应急处置与安全隐患排查",
+                    "",
+                ]);
+                let building_id = match duty {
+                    Duty::BuildingHead => buildings.get(&node.code).copied(),
+                    _ => None,
+                };
+                tx.insert_staff(&store::NewStaff {
+                    node_id: node.id,
+                    scope_code: &node.code,
+                    duty: duty.as_str(),
+                    name: &name,
+                    phone: Some(phone.as_str()),
+                    party_member: people.rng.below(0, 10) < 4,
+                    since: Some(&since),
+                    training,
+                    building_id,
+                    account_id,
+                    now,
+                })
+                .await?;
+            }
+        }
+        // People serving the community as a whole.
+        if let Some(community) = nodes.iter().find(|n| n.code == COMMUNITY) {
+            for (duty, name, username) in [
+                (Duty::PropertyStaff, "吴桂兰", "partner"),
+                (Duty::Volunteer, "徐磊", "volunteer"),
+            ] {
+                let account_id = tx.account_by_username(username).await?.map(|a| a.id);
+                let phone = people.phone();
+                tx.insert_staff(&store::NewStaff {
+                    node_id: community.id,
+                    scope_code: &community.code,
+                    duty: duty.as_str(),
+                    name,
+                    phone: Some(phone.as_str()),
+                    party_member: false,
+                    since: Some("2023-05-01"),
+                    training: "",
+                    building_id: None,
+                    account_id,
+                    now,
+                })
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

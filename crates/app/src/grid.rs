@@ -138,3 +138,58 @@ impl App {
         Ok(node.into())
     }
 }
+
+/// One shape a node had, or has.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NodeVersionView {
+    pub name: String,
+    pub kind: Option<String>,
+    /// A GeoJSON Polygon, or none when the node had no shape.
+    #[schema(value_type = Option<Object>)]
+    pub geometry: Option<serde_json::Value>,
+    /// Epoch ms.
+    pub valid_from: i64,
+    /// Epoch ms; none for the shape in force.
+    pub valid_to: Option<i64>,
+}
+
+impl App {
+    /// Every shape a node has had, oldest first, the one in force last: a redrawn map does not
+    /// rewrite the past.
+    pub async fn node_history(&self, ctx: &Ctx, code: &str) -> Result<Vec<NodeVersionView>> {
+        let code = parse_scope("code", code)?;
+        self.require(
+            ctx,
+            Permission::ReadGrid,
+            &code,
+            &format!("history of {code}"),
+        )
+        .await?;
+        let mut tx = self.store.read().await?;
+        let node = tx
+            .grid_node_by_code(code.as_str())
+            .await?
+            .ok_or(AppError::NotFound("grid node"))?;
+        let shape = |g: Option<&str>| g.and_then(|g| serde_json::from_str(g).ok());
+        let mut out: Vec<NodeVersionView> = tx
+            .grid_node_history(node.id)
+            .await?
+            .into_iter()
+            .map(|v| NodeVersionView {
+                geometry: shape(v.geometry.as_deref()),
+                name: v.name,
+                kind: v.kind,
+                valid_from: v.valid_from,
+                valid_to: Some(v.valid_to),
+            })
+            .collect();
+        out.push(NodeVersionView {
+            geometry: shape(node.geometry.as_deref()),
+            name: node.name,
+            kind: node.kind,
+            valid_from: node.valid_from,
+            valid_to: None,
+        });
+        Ok(out)
+    }
+}

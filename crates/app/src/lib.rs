@@ -13,9 +13,13 @@ mod error;
 mod grid;
 mod map;
 mod map_io;
+mod places;
 mod registry;
 mod registry_io;
+mod roster;
 mod secret;
+mod table;
+mod tags;
 
 pub use accounts::{AccountView, GrantView, NewAccountInput, default_scope};
 pub use api_keys::{ApiKeyView, CreatedApiKey};
@@ -24,15 +28,19 @@ pub use auth::LoginOk;
 pub use ctx::{Actor, Ctx, Origin};
 pub use demo_people::DemoSize;
 pub use error::AppError;
-pub use grid::NodeView;
+pub use grid::{NodeVersionView, NodeView};
 pub use map::{
     AddressMatch, ContactCard, DEFAULT_TOLERANCE_M2, DivisionFinding, Location, MapFeature,
-    MapState, NodeRef, StaffView,
+    MapState, NodeRef,
 };
 pub use map_io::ImportReport;
+pub use places::{BUILDING_COLUMNS, HOUSEHOLD_COLUMNS, TableImportReport};
 pub use registry::{HouseholdSummary, HouseholdView, ResidentPatch, ResidentView, SensitiveField};
-pub use registry_io::{ExportFormat, RESIDENT_COLUMNS, RegistryImportReport, RowError};
+pub use registry_io::{RESIDENT_COLUMNS, RegistryImportReport};
+pub use roster::{ROSTER_COLUMNS, RosterImportReport, StaffInput, StaffView};
 pub use secret::random_hex;
+pub use table::{ExportFormat, RowError, read_table, write_table};
+pub use tags::{TagInput, TagView, tag_label};
 
 use domain::{LoginPolicy, Millis};
 /// Store errors reach the edge through `app`, so that `web` needs no arrow to `store`.

@@ -4,6 +4,7 @@
 //! checks.
 
 use crate::error::parse_scope;
+use crate::roster::StaffView;
 use crate::{App, AppError, Ctx, Result};
 use domain::{GridCode, Level, Permission};
 use geo_grid::{Finding, FindingKind, PointIndex, Polygon, check_children, parse_polygon};
@@ -105,19 +106,12 @@ pub struct MapFeature {
     pub properties: serde_json::Value,
 }
 
-/// The people working on a node, for the map's cell panel.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct StaffView {
-    pub username: String,
-    pub display_name: String,
-    pub role: String,
-    pub role_label: &'static str,
-}
-
 /// One problem the division checks found.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DivisionFinding {
-    /// `invalid_shape`, `overlap`, `gap` or `outside_parent`.
+    /// `invalid_shape`, `overlap`, `gap`, `outside_parent`, `household_count` or
+    /// `building_split` (a building's outline lies in more than one micro-grid, or partly in
+    /// none).
     pub kind: &'static str,
     /// The parent whose children were checked.
     pub parent: String,
@@ -311,30 +305,6 @@ impl App {
             .collect())
     }
 
-    /// Who works on exactly this node.
-    pub async fn node_staff(&self, ctx: &Ctx, code: &str) -> Result<Vec<StaffView>> {
-        let code = parse_scope("code", code)?;
-        self.require(
-            ctx,
-            Permission::ReadGrid,
-            &code,
-            &format!("staff of {code}"),
-        )
-        .await?;
-        let mut tx = self.store.read().await?;
-        Ok(tx
-            .staff_on_node(code.as_str())
-            .await?
-            .into_iter()
-            .map(|(username, display_name, role)| StaffView {
-                role_label: domain::Role::parse(&role).map_or("", domain::Role::label_zh),
-                username,
-                display_name,
-                role,
-            })
-            .collect())
-    }
-
     /// The division checks for every node with children inside `scope` (the scope included).
     pub async fn check_division(
         &self,
@@ -363,6 +333,81 @@ impl App {
                 .await
                 .map_err(|e| AppError::Internal(e.to_string()))?;
         findings.extend(households);
+        findings.extend(self.split_buildings(&scope).await?);
+        Ok(findings)
+    }
+
+    /// The buildings inside `scope` whose outline is not wholly inside one micro-grid. Each
+    /// outline is walked along its edges (16 points an edge, so only slivers thinner than a
+    /// sixteenth of an edge can slip through) and every point is routed.
+    async fn split_buildings(&self, scope: &GridCode) -> Result<Vec<DivisionFinding>> {
+        use geo::{Centroid, CoordsIter};
+        self.refresh_map().await?;
+        let index = self.map.current();
+        let mut tx = self.store.read().await?;
+        let mut findings = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = tx.buildings_in_scope(scope.as_str(), after, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for b in page {
+                let Some(outline) = b
+                    .footprint
+                    .as_deref()
+                    .and_then(|f| serde_json::from_str::<serde_json::Value>(f).ok())
+                    .and_then(|v| geo_grid::parse_polygon(&v).ok())
+                else {
+                    continue;
+                };
+                let ring: Vec<geo::Coord> = outline.exterior().coords_iter().collect();
+                let mut cells: Vec<Option<String>> = ring
+                    .windows(2)
+                    .flat_map(|w| {
+                        (0..16).map(move |k| {
+                            let t = f64::from(k) / 16.0;
+                            (
+                                w[0].x + (w[1].x - w[0].x) * t,
+                                w[0].y + (w[1].y - w[0].y) * t,
+                            )
+                        })
+                    })
+                    .map(|(x, y)| index.locate(x, y).map(|l| l.micro_grid.code))
+                    .collect();
+                cells.sort();
+                cells.dedup();
+                if cells.len() < 2 {
+                    continue;
+                }
+                let at = outline.centroid().map_or([0.0, 0.0], |c| [c.x(), c.y()]);
+                let named: Vec<String> = cells
+                    .iter()
+                    .map(|c| c.clone().unwrap_or_else(|| "—".into()))
+                    .collect();
+                let label = format!("{}{} {}{}", b.road, b.house_number, b.compound, b.name);
+                findings.push(DivisionFinding {
+                    kind: "building_split",
+                    parent: b
+                        .scope_code
+                        .get(..Level::Grid.code_len())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    other: cells
+                        .iter()
+                        .flatten()
+                        .find(|c| **c != b.scope_code)
+                        .cloned(),
+                    node: Some(b.scope_code),
+                    area_m2: geo_grid::area_m2(&outline),
+                    at,
+                    message: format!(
+                        "楼栋 {label} 跨越多个单元格：{} / building {label} lies across cells: {}",
+                        named.join("、"),
+                        named.join(", ")
+                    ),
+                });
+            }
+        }
         Ok(findings)
     }
 }
@@ -464,7 +509,7 @@ pub struct ContactCard {
     pub name: String,
     pub grid: Option<NodeRef>,
     pub community: Option<NodeRef>,
-    /// Who holds a role on the micro-grid itself (micro-grid worker, building head).
+    /// Who serves the micro-grid itself (its micro-grid worker; building heads are on the roster).
     pub workers: Vec<StaffView>,
     /// The full-time grid worker(s) of its general grid.
     pub grid_workers: Vec<StaffView>,
@@ -489,15 +534,13 @@ impl App {
             .to_owned();
         let mut tx = self.store.read().await?;
         let nodes = tx.grid_nodes_in_scope(scope.as_str()).await?;
-        let staff = tx.staff_in_scope(&community).await?;
+        let staff: Vec<StaffView> = tx
+            .staff_in_scope_roster(&community, None, 0, i64::MAX)
+            .await?
+            .into_iter()
+            .map(StaffView::from)
+            .collect();
         let names: HashMap<String, String> = tx.grid_node_names().await?.into_iter().collect();
-        let view =
-            |(_, username, display_name, role): &(String, String, String, String)| StaffView {
-                role_label: domain::Role::parse(role).map_or("", domain::Role::label_zh),
-                username: username.clone(),
-                display_name: display_name.clone(),
-                role: role.clone(),
-            };
         let node = |code: &str| {
             names.get(code).map(|name| NodeRef {
                 code: code.to_owned(),
@@ -510,11 +553,15 @@ impl App {
             .map(|n| {
                 let grid_code = n.code[..Level::Grid.code_len()].to_owned();
                 ContactCard {
-                    workers: staff.iter().filter(|s| s.0 == n.code).map(view).collect(),
+                    workers: staff
+                        .iter()
+                        .filter(|s| s.node == n.code && s.duty != "building_head")
+                        .cloned()
+                        .collect(),
                     grid_workers: staff
                         .iter()
-                        .filter(|s| s.0 == grid_code && s.3 == "grid_worker")
-                        .map(view)
+                        .filter(|s| s.node == grid_code && s.duty == "grid_worker")
+                        .cloned()
                         .collect(),
                     grid: node(&grid_code),
                     community: node(&n.code[..Level::Community.code_len()]),

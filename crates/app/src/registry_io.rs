@@ -5,6 +5,8 @@
 
 use crate::auth::Audit;
 use crate::error::parse_scope;
+use crate::table::{ExportFormat, RowError, read_table, rows_refused, tick, write_table};
+use crate::tags::{TagView, tag_label};
 use crate::{App, AppError, Ctx, Result, now};
 use domain::{
     AuditAction, CareGrade, GridCode, IdNumber, Outcome, Permission, Phone, ResidenceType,
@@ -30,66 +32,12 @@ pub const RESIDENT_COLUMNS: [&str; 14] = [
     "标签",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    Csv,
-    Xlsx,
-}
-
-/// One bad row of an import.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct RowError {
-    /// The line in the file, counting the header as line 1.
-    pub line: usize,
-    pub field: String,
-    pub message: String,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RegistryImportReport {
     pub residents: usize,
     pub households_added: usize,
     pub buildings_added: usize,
     pub skipped: Vec<RowError>,
-}
-
-/// Splits CSV text into records (RFC 4180 quoting; a UTF-8 BOM is ignored).
-pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rows = Vec::new();
-    let (mut row, mut field, mut quoted, mut chars) =
-        (Vec::new(), String::new(), false, text.chars().peekable());
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if field.is_empty() => quoted = true,
-            (',', false) => row.push(std::mem::take(&mut field)),
-            ('\r', false) => {}
-            ('\n', false) => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (c, _) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows.retain(|r| r.iter().any(|f| !f.trim().is_empty()));
-    rows
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
 }
 
 /// A checked row, ready to write.
@@ -111,7 +59,11 @@ struct Row {
     tags: Vec<String>,
 }
 
-fn check_row(line: usize, f: &[String]) -> std::result::Result<Row, RowError> {
+fn check_row(
+    line: usize,
+    f: &[String],
+    tags_known: &[TagView],
+) -> std::result::Result<Row, RowError> {
     let err = |field: &str, message: String| RowError {
         line,
         field: field.to_owned(),
@@ -185,12 +137,12 @@ fn check_row(line: usize, f: &[String]) -> std::result::Result<Row, RowError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        let key = domain::person::DEFAULT_TAGS
+        let key = tags_known
             .iter()
-            .find(|(k, label)| *k == t || *label == t)
-            .map(|(k, _)| *k);
+            .find(|k| !k.retired && (k.code == t || k.label_zh == t))
+            .map(|k| k.code.clone());
         match key {
-            Some(k) => tags.push(k.to_owned()),
+            Some(k) => tags.push(k),
             None => {
                 return Err(err(
                     RESIDENT_COLUMNS[13],
@@ -238,6 +190,7 @@ impl App {
             &format!("export of residents of {scope}"),
         )
         .await?;
+        let tags_known = self.tag_list().await?;
         let mut rows = Vec::new();
         {
             let mut tx = self.store.read().await?;
@@ -288,65 +241,16 @@ impl App {
                         .to_owned(),
                     r.tags
                         .iter()
-                        .map(|t| {
-                            domain::person::DEFAULT_TAGS
-                                .iter()
-                                .find(|(k, _)| k == t)
-                                .map_or(t.as_str(), |(_, l)| l)
-                        })
+                        .map(|t| tag_label(&tags_known, t, false))
                         .collect::<Vec<_>>()
                         .join("；"),
                 ]
             })
             .collect();
-        let bytes = match format {
-            ExportFormat::Csv => {
-                let mut out = String::from("\u{feff}");
-                out.push_str(&header.join(","));
-                out.push_str("\r\n");
-                for row in &table {
-                    out.push_str(
-                        &row.iter()
-                            .map(|f| csv_field(f))
-                            .collect::<Vec<_>>()
-                            .join(","),
-                    );
-                    out.push_str("\r\n");
-                }
-                out.into_bytes()
-            }
-            ExportFormat::Xlsx => {
-                let mut book = rust_xlsxwriter::Workbook::new();
-                let sheet = book.add_worksheet();
-                let xlsx = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("xlsx: {e}"));
-                sheet.set_name("居民").map_err(xlsx)?;
-                let bold = rust_xlsxwriter::Format::new().set_bold();
-                for (c, h) in header.iter().enumerate() {
-                    sheet
-                        .write_string_with_format(0, c as u16, *h, &bold)
-                        .map_err(xlsx)?;
-                }
-                for (r, row) in table.iter().enumerate() {
-                    for (c, v) in row.iter().enumerate() {
-                        sheet
-                            .write_string(r as u32 + 1, c as u16, v)
-                            .map_err(xlsx)?;
-                    }
-                }
-                sheet.set_column_width(1, 40).map_err(xlsx)?;
-                book.save_to_buffer().map_err(xlsx)?
-            }
-        };
+        let table: Vec<Vec<String>> = table.into_iter().map(Vec::from).collect();
+        let bytes = write_table(format, "居民", &header, &table)?;
         let mut tx = self.store.write().await?;
-        let detail = format!(
-            "{} rows, masked, {}",
-            table.len(),
-            if format == ExportFormat::Csv {
-                "csv"
-            } else {
-                "xlsx"
-            }
-        );
+        let detail = format!("{} rows, masked, {}", table.len(), format.as_str());
         self.audit(
             &mut tx,
             ctx,
@@ -369,7 +273,7 @@ impl App {
     pub async fn import_residents(
         &self,
         ctx: &Ctx,
-        csv: &str,
+        file: &[u8],
         skip_bad_rows: bool,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<RegistryImportReport> {
@@ -377,47 +281,22 @@ impl App {
             .cipher
             .clone()
             .ok_or_else(|| AppError::Internal("no data key is configured".into()))?;
-        let records = parse_csv(csv);
-        let Some((header, body)) = records.split_first() else {
-            return Err(AppError::invalid("file", "文件为空 / the file is empty"));
-        };
-        if header
-            .iter()
-            .map(|h| h.trim())
-            .ne(RESIDENT_COLUMNS.iter().copied())
-        {
-            return Err(AppError::invalid(
-                "file",
-                format!(
-                    "表头须为 / the header must be: {}",
-                    RESIDENT_COLUMNS.join(",")
-                ),
-            ));
-        }
+        let records = read_table(file, &RESIDENT_COLUMNS)?;
+        let body = &records[1..];
         // Writing outside one's scope is refused (403, audited) before anything else.
-        let mut scopes: Vec<GridCode> = body
+        let scopes = body
             .iter()
-            .filter_map(|r| r.first())
-            .filter_map(|c| GridCode::parse(c).ok())
-            .collect();
-        scopes.sort();
-        scopes.dedup();
-        for scope in &scopes {
-            self.require(
-                ctx,
-                Permission::EditRegistry,
-                scope,
-                &format!("import of residents into {scope}"),
-            )
+            .filter_map(|r| GridCode::parse(r[0].trim()).ok());
+        self.require_each(ctx, Permission::EditRegistry, scopes, "import of residents")
             .await?;
-        }
+        let tags_known = self.tag_list().await?;
         let mut good = Vec::new();
         let mut bad = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut tx = self.store.write().await?;
         for (i, record) in body.iter().enumerate() {
             let line = i + 2;
-            let row = match check_row(line, record) {
+            let row = match check_row(line, record, &tags_known) {
                 Ok(r) => r,
                 Err(e) => {
                     bad.push(e);
@@ -455,34 +334,8 @@ impl App {
                 None => good.push(row),
             }
         }
-        if good.is_empty() && bad.is_empty() {
-            return Err(AppError::invalid("file", "没有数据行 / no data rows"));
-        }
         if !bad.is_empty() && !skip_bad_rows {
-            let shown: Vec<String> = bad
-                .iter()
-                .take(50)
-                .map(|e| {
-                    format!(
-                        "第 {} 行 {}：{} / line {}, {}: {}",
-                        e.line, e.field, e.message, e.line, e.field, e.message
-                    )
-                })
-                .collect();
-            let more = if bad.len() > 50 {
-                format!("\n… (+{} more)", bad.len() - 50)
-            } else {
-                String::new()
-            };
-            return Err(AppError::invalid(
-                "rows",
-                format!(
-                    "{} 行有误，未导入任何数据 / {} bad rows, nothing imported:\n{}{more}",
-                    bad.len(),
-                    bad.len(),
-                    shown.join("\n")
-                ),
-            ));
+            return Err(rows_refused(&bad));
         }
         let now = now();
         let mut report = RegistryImportReport {
@@ -520,6 +373,7 @@ impl App {
                         name: &row.building,
                         lon: None,
                         lat: None,
+                        footprint: None,
                         now,
                     };
                     tx.insert_building(&b).await?
@@ -560,9 +414,7 @@ impl App {
             };
             tx.insert_resident(&resident, &cipher).await?;
             report.residents += 1;
-            if (n + 1) % 500 == 0 || n + 1 == total {
-                progress(n + 1, total);
-            }
+            tick(progress, n + 1, total);
         }
         let detail = format!(
             "{} residents, {} rows skipped",
@@ -584,17 +436,5 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(report)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quoting_round_trips() {
-        let rows = parse_csv("\u{feff}a,\"b,c\",\"d \"\"e\"\"\"\r\n1,2,3\n\n");
-        assert_eq!(rows, vec![vec!["a", "b,c", "d \"e\""], vec!["1", "2", "3"]]);
-        assert_eq!(csv_field("x,y"), "\"x,y\"");
     }
 }

@@ -45,7 +45,7 @@ async fn a_bad_row_imports_nothing_and_is_named_by_line_and_field() {
         row(micro, "103", "张三", &id(3), "12"),
     ]);
     let err = app
-        .import_residents(&Ctx::cli(), &file, false, &|_, _| {})
+        .import_residents(&Ctx::cli(), file.as_bytes(), false, &|_, _| {})
         .await
         .unwrap_err()
         .to_string();
@@ -62,7 +62,7 @@ async fn a_bad_row_imports_nothing_and_is_named_by_line_and_field() {
     let done = std::sync::atomic::AtomicUsize::new(0);
     let progress = |n: usize, _: usize| done.store(n, std::sync::atomic::Ordering::Relaxed);
     let report = app
-        .import_residents(&Ctx::cli(), &file, true, &progress)
+        .import_residents(&Ctx::cli(), file.as_bytes(), true, &progress)
         .await
         .unwrap();
     assert_eq!(
@@ -86,7 +86,7 @@ async fn a_bad_row_imports_nothing_and_is_named_by_line_and_field() {
     let again = app
         .import_residents(
             &Ctx::cli(),
-            &csv(&[row(micro, "104", "王大爷", &id(1), "")]),
+            csv(&[row(micro, "104", "王大爷", &id(1), "")]).as_bytes(),
             false,
             &|_, _| {},
         )
@@ -94,7 +94,12 @@ async fn a_bad_row_imports_nothing_and_is_named_by_line_and_field() {
         .unwrap_err();
     assert!(again.to_string().contains("already registered"), "{again}");
     let header = app
-        .import_residents(&Ctx::cli(), "姓名,电话\n张三,1", false, &|_, _| {})
+        .import_residents(
+            &Ctx::cli(),
+            "姓名,电话\n张三,1".as_bytes(),
+            false,
+            &|_, _| {},
+        )
         .await
         .unwrap_err();
     assert!(header.to_string().contains("header"), "{header}");

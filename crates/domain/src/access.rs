@@ -58,6 +58,10 @@ pub enum Permission {
     RevealPersonal,
     /// Export personal data; each export is audited.
     ExportPersonal,
+    /// Keep the roster of the nodes inside the scope: who serves where, since when.
+    ManageRoster,
+    /// Edit the street's lists: the key-population tags (and, with the cases, the categories).
+    ConfigureCatalog,
 }
 
 impl Role {
@@ -163,13 +167,17 @@ impl Role {
                 EditRegistry,
                 RevealPersonal,
                 ExportPersonal,
+                ManageRoster,
             ],
             Role::StreetAdmin => &[
                 UseWorkspace,
                 ReadGrid,
+                EditGrid,
                 ReadRegistry,
                 RevealPersonal,
                 ExportPersonal,
+                ManageRoster,
+                ConfigureCatalog,
             ],
             Role::DepartmentHandler | Role::Partner | Role::Volunteer => &[UseWorkspace, ReadGrid],
         }

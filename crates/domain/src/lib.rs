@@ -7,6 +7,7 @@ pub mod account;
 pub mod audit;
 pub mod grid;
 pub mod person;
+pub mod roster;
 pub mod time;
 
 pub use access::{Grant, Permission, Role};
@@ -14,4 +15,5 @@ pub use account::{LoginPolicy, PasswordError, Username, check_password_policy};
 pub use audit::{AuditAction, Outcome};
 pub use grid::{GridCode, GridCodeError, GridKind, Level};
 pub use person::{BadPhone, CareGrade, IdNumber, IdNumberError, Phone, ResidenceType};
+pub use roster::Duty;
 pub use time::Millis;

@@ -215,22 +215,6 @@ impl CareGrade {
     }
 }
 
-/// The key-population tags shipped by default (the list is data: deployments add their own).
-pub const DEFAULT_TAGS: &[(&str, &str)] = &[
-    ("living_alone_elderly", "独居老人"),
-    ("empty_nest_elderly", "空巢老人"),
-    ("oldest_old", "高龄老人"),
-    ("disabled_elderly", "失能老人"),
-    ("left_behind_child", "留守儿童"),
-    ("child_in_difficulty", "困境儿童"),
-    ("disabled", "残疾人"),
-    ("minimum_living", "低保对象"),
-    ("extreme_poverty", "特困人员"),
-    ("pregnant", "孕产妇"),
-    ("chronic_illness", "重病慢病"),
-    ("veteran_in_difficulty", "困难退役军人"),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ mod error;
 mod grid;
 mod migrate;
 mod registry;
+mod roster;
 pub mod testing;
 
 pub use accounts::{Account, GrantRow, NewAccount, NewSession, SessionRow};
@@ -22,8 +23,10 @@ pub use error::StoreError;
 pub use grid::{GridNode, GridNodeInput, GridNodeVersion};
 pub use migrate::{MIGRATIONS, MigrateReport};
 pub use registry::{
-    HouseholdRow, ID_FIELD, NewBuilding, NewResident, PHONE_FIELD, ResidentRow, ResidentSearch,
+    BuildingRow, HouseholdAddressRow, HouseholdRow, ID_FIELD, NewBuilding, NewResident,
+    PHONE_FIELD, ResidentRow, ResidentSearch,
 };
+pub use roster::{NewStaff, StaffRow, TagRow};
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};

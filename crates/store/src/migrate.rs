@@ -31,6 +31,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_registry.sql"),
         postgres: include_str!("../migrations/postgres/0003_registry.sql"),
     },
+    Migration {
+        version: 4,
+        name: "roster_tags",
+        sqlite: include_str!("../migrations/sqlite/0004_roster_tags.sql"),
+        postgres: include_str!("../migrations/postgres/0004_roster_tags.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -26,6 +26,8 @@ pub struct NewBuilding<'a> {
     pub name: &'a str,
     pub lon: Option<f64>,
     pub lat: Option<f64>,
+    /// The outline, a GeoJSON Polygon.
+    pub footprint: Option<&'a str>,
     pub now: Millis,
 }
 
@@ -130,8 +132,8 @@ fn resident(t: ResidentTuple) -> ResidentRow {
 impl Tx {
     pub async fn insert_building(&mut self, b: &NewBuilding<'_>) -> Result<i64> {
         let id: i64 = on!(self, c => sqlx::query_scalar(
-            "INSERT INTO building (micro_grid_id, scope_code, road, house_number, compound, name, lon, lat, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+            "INSERT INTO building (micro_grid_id, scope_code, road, house_number, compound, name, lon, lat, footprint, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
             .bind(b.micro_grid_id)
             .bind(b.scope_code)
             .bind(b.road)
@@ -140,6 +142,7 @@ impl Tx {
             .bind(b.name)
             .bind(b.lon)
             .bind(b.lat)
+            .bind(b.footprint)
             .bind(b.now.0)
             .fetch_one(&mut *c)
             .await?);
@@ -501,5 +504,167 @@ impl Tx {
             .fetch_all(&mut *c)
             .await?);
         Ok(rows)
+    }
+}
+
+/// A building as the building list and the division check see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildingRow {
+    pub id: i64,
+    pub scope_code: String,
+    pub road: String,
+    pub house_number: String,
+    pub compound: String,
+    pub name: String,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub footprint: Option<String>,
+    pub households: i64,
+}
+
+type BuildingTuple = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<f64>,
+    Option<f64>,
+    Option<String>,
+    i64,
+);
+
+/// A household as the household list sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HouseholdAddressRow {
+    pub id: i64,
+    pub scope_code: String,
+    pub road: String,
+    pub house_number: String,
+    pub compound: String,
+    pub building: String,
+    pub unit: String,
+    pub room: String,
+    pub members: i64,
+}
+
+impl Tx {
+    /// Buildings inside the scope `prefix` with an id above `after`, in id order.
+    pub async fn buildings_in_scope(
+        &mut self,
+        prefix: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<BuildingRow>> {
+        let rows: Vec<BuildingTuple> = on!(self, c => sqlx::query_as(
+            "SELECT b.id, b.scope_code, b.road, b.house_number, b.compound, b.name, b.lon, b.lat, b.footprint, \
+             (SELECT COUNT(*) FROM household h WHERE h.building_id = b.id) \
+             FROM building b WHERE b.scope_code LIKE $1 || '%' AND b.id > $2 ORDER BY b.id LIMIT $3")
+            .bind(prefix)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|t| BuildingRow {
+                id: t.0,
+                scope_code: t.1,
+                road: t.2,
+                house_number: t.3,
+                compound: t.4,
+                name: t.5,
+                lon: t.6,
+                lat: t.7,
+                footprint: t.8,
+                households: t.9,
+            })
+            .collect())
+    }
+
+    /// Households inside the scope `prefix` with an id above `after`, in id order, with their
+    /// address parts.
+    pub async fn household_addresses_in_scope(
+        &mut self,
+        prefix: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<HouseholdAddressRow>> {
+        type T = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+        );
+        let rows: Vec<T> = on!(self, c => sqlx::query_as(
+            "SELECT h.id, h.scope_code, b.road, b.house_number, b.compound, b.name, h.unit, h.room, \
+             (SELECT COUNT(*) FROM resident r WHERE r.household_id = h.id) \
+             FROM household h JOIN building b ON b.id = h.building_id \
+             WHERE h.scope_code LIKE $1 || '%' AND h.id > $2 ORDER BY h.id LIMIT $3")
+            .bind(prefix)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|t| HouseholdAddressRow {
+                id: t.0,
+                scope_code: t.1,
+                road: t.2,
+                house_number: t.3,
+                compound: t.4,
+                building: t.5,
+                unit: t.6,
+                room: t.7,
+                members: t.8,
+            })
+            .collect())
+    }
+
+    /// Sets a building's position and outline.
+    pub async fn set_building_shape(
+        &mut self,
+        id: i64,
+        lon: Option<f64>,
+        lat: Option<f64>,
+        footprint: Option<&str>,
+    ) -> Result<()> {
+        on!(self, c => sqlx::query("UPDATE building SET lon = $2, lat = $3, footprint = $4 WHERE id = $1")
+            .bind(id)
+            .bind(lon)
+            .bind(lat)
+            .bind(footprint)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// A building by its address as lists print it (`柳城大道8号 和平小区3栋`): (id, scope).
+    pub async fn building_by_label(&mut self, label: &str) -> Result<Option<(i64, String)>> {
+        let row: Option<(i64, String)> = on!(self, c => sqlx::query_as(
+            "SELECT id, scope_code FROM building WHERE road || house_number || ' ' || compound || name = $1")
+            .bind(label)
+            .fetch_optional(&mut *c)
+            .await?);
+        Ok(row)
+    }
+
+    /// A building's micro-grid code, by id.
+    pub async fn building_scope(&mut self, id: i64) -> Result<Option<String>> {
+        let scope: Option<String> = on!(self, c => sqlx::query_scalar("SELECT scope_code FROM building WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?);
+        Ok(scope)
     }
 }

@@ -32,7 +32,13 @@
       "<p><code>" + text(props.code) + "</code> · " + text(levels[props.level] || props.level) +
       (props.kind ? " · " + text(kinds[props.kind] || props.kind) : "") + "</p>" +
       '<h3>' + text(panel.dataset.staffTitle) + '</h3><ul id="cell-staff"><li class="muted">…</li></ul>' +
-      '<div id="cell-households"></div>';
+      '<div id="cell-households"></div>' +
+      '<div class="map-tools"><a href="/grid/history?code=' + encodeURIComponent(props.code) + '">' + text(panel.dataset.historyLabel) + "</a>" +
+      (canEdit && props.code.length > scope.length && !editing
+        ? ' <button type="button" class="secondary small" id="edit-shape">' + text(panel.dataset.editLabel) + "</button>" : "") +
+      "</div>";
+    var editButton = document.getElementById("edit-shape");
+    if (editButton) editButton.addEventListener("click", function () { startEditing(layer); });
     fetch("/api/v1/registry/households?scope=" + encodeURIComponent(props.code), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (list) {
@@ -50,8 +56,105 @@
         var ul = document.getElementById("cell-staff");
         if (!ul) return;
         ul.innerHTML = staff.length
-          ? staff.map(function (s) { return "<li>" + text(s.role_label) + "：" + text(s.display_name) + "</li>"; }).join("")
+          ? staff.map(function (s) {
+              return "<li>" + text(s.duty_label) + "：" + text(s.name) + (s.phone ? ' <a href="tel:' + text(s.phone) + '">' + text(s.phone) + "</a>" : "") +
+                (s.party_member ? ' <span class="badge red">' + text(panel.dataset.party) + "</span>" : "") + "</li>";
+            }).join("")
           : '<li class="muted">' + text(panel.dataset.noStaff) + "</li>";
+      });
+  }
+
+  // Editing shapes: the corners of the chosen cell become handles; a corner shared with other
+  // cells (the same coordinates) moves in all of them, so the tessellation stays whole. Saving
+  // sends every changed node to the map import, which refuses overlaps and cells outside their
+  // parent, all or nothing.
+  var canEdit = el.dataset.canEdit === "true";
+  var editing = null;
+
+  function editableLayers() {
+    var out = [];
+    Object.keys(layers).forEach(function (lv) {
+      layers[lv].eachLayer(function (l) {
+        if (l.feature && l.feature.properties.code.length > scope.length) out.push(l);
+      });
+    });
+    return out;
+  }
+
+  function rings(l) {
+    var g = l.feature.geometry;
+    return g.type === "Polygon" ? g.coordinates : [];
+  }
+
+  function startEditing(layer) {
+    if (editing) return;
+    editing = { changed: {}, handles: [] };
+    var all = editableLayers();
+    var ring = rings(layer)[0] || [];
+    ring.slice(0, -1).forEach(function (c) {
+      var at = [c[0], c[1]];
+      var handle = L.marker([at[1], at[0]], {
+        draggable: true,
+        icon: L.divIcon({ className: "vertex-handle", iconSize: [14, 14] }),
+      }).addTo(map);
+      handle.on("dragend", function () {
+        var p = handle.getLatLng();
+        var to = [p.lng, p.lat];
+        all.forEach(function (l) {
+          var moved = false;
+          rings(l).forEach(function (r) {
+            r.forEach(function (v) {
+              if (v[0] === at[0] && v[1] === at[1]) { v[0] = to[0]; v[1] = to[1]; moved = true; }
+            });
+          });
+          if (moved) {
+            l.setLatLngs(L.GeoJSON.coordsToLatLngs(rings(l), 1));
+            editing.changed[l.feature.properties.code] = l.feature;
+          }
+        });
+        at = to;
+        el.dataset.changed = Object.keys(editing.changed).length;
+      });
+      editing.handles.push(handle);
+    });
+    var tools = document.createElement("div");
+    tools.className = "map-tools";
+    tools.innerHTML = '<p class="muted">' + text(panel.dataset.editHint) + "</p>" +
+      '<button type="button" id="save-shape">' + text(panel.dataset.saveLabel) + "</button>" +
+      '<button type="button" class="secondary" id="cancel-shape">' + text(panel.dataset.cancelLabel) + "</button>" +
+      '<p id="edit-result" aria-live="polite"></p>';
+    panel.appendChild(tools);
+    var button = document.getElementById("edit-shape");
+    if (button) button.remove();
+    document.getElementById("cancel-shape").addEventListener("click", function () { window.location.reload(); });
+    document.getElementById("save-shape").addEventListener("click", save);
+  }
+
+  function save() {
+    var out = document.getElementById("edit-result");
+    var features = Object.keys(editing.changed).map(function (code) {
+      var f = editing.changed[code];
+      return { type: "Feature", geometry: f.geometry,
+               properties: { code: code, name: f.properties.name, kind: f.properties.kind } };
+    });
+    if (!features.length) { out.textContent = panel.dataset.savedLabel; return; }
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    out.className = "muted";
+    out.textContent = "…";
+    fetch("/api/v1/grid/import", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": meta ? meta.content : "" },
+      body: JSON.stringify({ type: "FeatureCollection", features: features }),
+    })
+      .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
+      .then(function (r) {
+        out.className = r.ok ? "flash ok" : "flash err";
+        out.setAttribute("data-testid", r.ok ? "shape-saved" : "shape-refused");
+        out.textContent = r.ok ? panel.dataset.savedLabel + " (" + r.body.changed + ")" : r.body.message;
+        if (r.ok) {
+          editing.handles.forEach(function (h) { map.removeLayer(h); });
+          editing = null;
+        }
       });
   }
 

@@ -2,9 +2,9 @@
 //! browsable page at `/api/docs`. Callers authenticate with a session (cookie plus the
 //! `X-CSRF-Token` header on writes) or an API key (`Authorization: Bearer wk_…`).
 
-use crate::AppState;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::middleware::SESSION_COOKIE;
+use crate::{AppState, api_lists};
 use app::{
     AccountView, ApiKeyView, AuditView, CreatedApiKey, Ctx, DivisionFinding, GrantView,
     HouseholdSummary, HouseholdView, Location, MapFeature, NewAccountInput, NodeView,
@@ -55,7 +55,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AnyCtx {
     }
 }
 
-type ApiResult<T> = Result<Json<T>, ApiError>;
+pub(crate) type ApiResult<T> = Result<Json<T>, ApiError>;
 
 pub fn session_cookie(token: &str, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
@@ -316,37 +316,77 @@ async fn export_residents(
     Staff(ctx): Staff,
     ApiQuery(q): ApiQuery<ResidentExportQuery>,
 ) -> Result<Response, ApiError> {
-    let (format, mime, ext) = match q.format.as_deref().unwrap_or("xlsx") {
-        "xlsx" => (
-            app::ExportFormat::Xlsx,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        ),
-        "csv" => (app::ExportFormat::Csv, "text/csv; charset=utf-8", "csv"),
-        other => {
-            return Err(app::AppError::invalid(
-                "format",
-                format!("须为 xlsx 或 csv / xlsx or csv, not {other:?}"),
-            )
-            .into());
-        }
-    };
+    let format = export_format(q.format.as_deref())?;
     let bytes = state.app.export_residents(&ctx, &q.scope, format).await?;
-    let name = format!(
-        "attachment; filename=\"residents-{}.{ext}\"",
-        q.scope
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect::<String>()
-    );
-    Ok((
+    Ok(download(
+        format,
+        &format!("residents-{}", digits(&q.scope)),
+        bytes,
+    ))
+}
+
+pub(crate) fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// The `format` parameter of an export: `xlsx` (the default) or `csv`.
+pub(crate) fn export_format(format: Option<&str>) -> Result<app::ExportFormat, ApiError> {
+    let format = format.unwrap_or("xlsx");
+    app::ExportFormat::parse(format).ok_or_else(|| {
+        app::AppError::invalid(
+            "format",
+            format!("须为 xlsx 或 csv / xlsx or csv, not {format:?}"),
+        )
+        .into()
+    })
+}
+
+/// A table file as a download named `{stem}.{csv|xlsx}`.
+pub(crate) fn download(format: app::ExportFormat, stem: &str, bytes: Vec<u8>) -> Response {
+    let mime = match format {
+        app::ExportFormat::Xlsx => {
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        }
+        app::ExportFormat::Csv => "text/csv; charset=utf-8",
+    };
+    (
         [
             (header::CONTENT_TYPE, mime.to_owned()),
-            (header::CONTENT_DISPOSITION, name),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{stem}.{}\"", format.as_str()),
+            ),
         ],
         bytes,
     )
-        .into_response())
+        .into_response()
+}
+
+/// The body of a table upload: CSV (`text/csv`) or XLSX (its media type, or
+/// `application/octet-stream`); what it really is is read from its bytes.
+pub(crate) fn table_upload(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let ok = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            [
+                "text/csv",
+                "text/plain",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/octet-stream",
+            ]
+            .iter()
+            .any(|m| v.starts_with(m))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "请求须为 CSV (text/csv) 或 XLSX / send CSV as text/csv, or XLSX",
+        ))
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -356,7 +396,7 @@ pub struct ImportQuery {
     pub skip_bad_rows: bool,
 }
 
-/// Imports residents from CSV (`text/csv`; header: 微网格编码,街路巷,门牌号,小区,楼栋,单元,房号,姓名,
+/// Imports residents from CSV (`text/csv`) or XLSX (header: 微网格编码,街路巷,门牌号,小区,楼栋,单元,房号,姓名,
 /// 身份证号,电话,与户主关系,居住类型,关爱等级,标签). Nothing is imported while a row is bad,
 /// unless `skip_bad_rows`.
 #[utoipa::path(post, path = "/api/v1/registry/import", tag = "registry", params(ImportQuery), request_body(content = String, content_type = "text/csv"),
@@ -366,19 +406,9 @@ async fn import_residents(
     Staff(ctx): Staff,
     ApiQuery(q): ApiQuery<ImportQuery>,
     headers: axum::http::HeaderMap,
-    body: String,
+    body: axum::body::Bytes,
 ) -> ApiResult<RegistryImportReport> {
-    let is_csv = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/csv") || v.starts_with("text/plain"));
-    if !is_csv {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "请求须为 CSV (Content-Type: text/csv) / send CSV as text/csv",
-        ));
-    }
+    table_upload(&headers)?;
     state
         .app
         .require_anywhere(&ctx, domain::Permission::EditRegistry, "registry import")
@@ -733,12 +763,16 @@ impl utoipa::Modify for Security {
     paths(login, logout, me, grid_node, grid_children, grid_map, grid_locate, grid_locate_address, grid_staff, grid_division,
           export_map, import_map, export_residents, import_residents, search_residents, get_resident, correct_resident, erase_resident, reveal, households, household, list_accounts, create_account, get_account, disable_account,
           enable_account, reset_password, grant_role, revoke_grant, list_api_keys, create_api_key, revoke_api_key,
-          audit, system),
+          audit, system, crate::api_lists::node_history, crate::api_lists::list_roster, crate::api_lists::add_staff,
+          crate::api_lists::update_staff, crate::api_lists::remove_staff, crate::api_lists::export_roster, crate::api_lists::import_roster,
+          crate::api_lists::list_tags, crate::api_lists::save_tag, crate::api_lists::export_buildings, crate::api_lists::import_buildings,
+          crate::api_lists::export_households, crate::api_lists::import_households),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
     tags((name = "session", description = "登录与会话 / signing in"), (name = "grid", description = "网格 / the grid tree"),
          (name = "registry", description = "实有人口 / households and residents"),
+         (name = "roster", description = "人员名册 / who serves where"),
          (name = "accounts", description = "账户与授权 / accounts and roles"), (name = "apikeys", description = "API 密钥 / API keys"),
          (name = "audit", description = "审计日志 / audit log"), (name = "system", description = "系统 / system"))
 )]
@@ -751,6 +785,7 @@ pub fn routes() -> Router<AppState> {
         .route("/grid/nodes/{code}", get(grid_node))
         .route("/grid/nodes/{code}/children", get(grid_children))
         .route("/grid/nodes/{code}/staff", get(grid_staff))
+        .route("/grid/nodes/{code}/history", get(api_lists::node_history))
         .route("/grid/map", get(grid_map))
         .route("/grid/locate", get(grid_locate))
         .route("/grid/locate-address", get(grid_locate_address))
@@ -769,6 +804,37 @@ pub fn routes() -> Router<AppState> {
         .route("/registry/residents/{id}/reveal", post(reveal))
         .route("/registry/households", get(households))
         .route("/registry/households/{id}", get(household))
+        .route(
+            "/registry/households/export",
+            get(api_lists::export_households),
+        )
+        .route(
+            "/registry/households/import",
+            post(api_lists::import_households),
+        )
+        .route(
+            "/registry/buildings/export",
+            get(api_lists::export_buildings),
+        )
+        .route(
+            "/registry/buildings/import",
+            post(api_lists::import_buildings),
+        )
+        .route("/registry/tags", get(api_lists::list_tags))
+        .route(
+            "/registry/tags/{code}",
+            axum::routing::put(api_lists::save_tag),
+        )
+        .route(
+            "/roster",
+            get(api_lists::list_roster).post(api_lists::add_staff),
+        )
+        .route("/roster/export", get(api_lists::export_roster))
+        .route("/roster/import", post(api_lists::import_roster))
+        .route(
+            "/roster/{id}",
+            axum::routing::put(api_lists::update_staff).delete(api_lists::remove_staff),
+        )
         .route("/accounts", get(list_accounts).post(create_account))
         .route("/accounts/{id}", get(get_account))
         .route("/accounts/{id}/disable", post(disable_account))

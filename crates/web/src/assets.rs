@@ -20,6 +20,7 @@ const FILES: &[(&str, &str, &[u8])] = embed![
     "app.css" => "text/css; charset=utf-8",
     "app.js" => "text/javascript; charset=utf-8",
     "map.js" => "text/javascript; charset=utf-8",
+    "history.js" => "text/javascript; charset=utf-8",
     "apidocs.js" => "text/javascript; charset=utf-8",
     "logo.svg" => "image/svg+xml",
     "vendor/htmx/htmx.min.js" => "text/javascript; charset=utf-8",

@@ -20,6 +20,55 @@ pub const LANG_COOKIE: &str = "weige_lang";
 
 /// (key, 中文, English)
 const TEXTS: &[(&str, &str, &str)] = &[
+    ("nav.roster", "人员名册", "Roster"),
+    ("nav.tags", "重点人群标签", "Key-group tags"),
+    ("roster.duty", "职责", "Duty"),
+    ("roster.node", "服务网格", "Serves"),
+    ("roster.party", "党员", "Party member"),
+    ("roster.since", "任职时间", "Since"),
+    ("roster.training", "培训情况", "Training"),
+    ("roster.building", "楼栋", "Building"),
+    ("roster.account", "账号", "Account"),
+    ("roster.add", "添加人员", "Add a person"),
+    ("roster.remove", "移出名册", "Remove"),
+    ("roster.anyduty", "全部职责", "All duties"),
+    ("table.import", "导入", "Import"),
+    (
+        "table.import.hint",
+        "CSV（UTF-8）或 Excel（.xlsx）文件，第一行为表头；有错误行时不导入任何数据。",
+        "A CSV (UTF-8) or Excel (.xlsx) file with the header in row 1; nothing is imported while a row is bad.",
+    ),
+    ("table.skip", "跳过错误行", "Skip bad rows"),
+    ("table.template", "表头", "Header"),
+    ("table.residents", "居民", "Residents"),
+    ("table.buildings", "楼栋", "Buildings"),
+    ("table.households", "住户", "Households"),
+    ("tags.code", "代码", "Code"),
+    ("tags.zh", "中文名称", "Chinese name"),
+    ("tags.en", "英文名称", "English name"),
+    ("tags.sort", "排序", "Order"),
+    ("tags.retired", "停用", "Retired"),
+    ("tags.add", "添加标签", "Add a tag"),
+    (
+        "tags.hint",
+        "停用的标签仍保留在已有居民上，但不再用于新登记。",
+        "A retired tag stays on the residents who have it and is no longer offered.",
+    ),
+    ("history.title", "边界历史", "Shape history"),
+    ("history.from", "生效", "From"),
+    ("history.to", "失效", "To"),
+    ("history.current", "现行", "In force"),
+    ("history.show", "在图上显示", "Show"),
+    ("map.edit", "编辑边界", "Edit shape"),
+    ("map.save", "保存边界", "Save shape"),
+    ("map.cancel", "取消", "Cancel"),
+    (
+        "map.edit.hint",
+        "拖动顶点；相邻单元格的共用顶点一起移动。保存时检查重叠与越界。",
+        "Drag the corners; corners shared with neighbours move with them. Saving checks overlaps and the parent's boundary.",
+    ),
+    ("map.saved", "已保存", "Saved"),
+    ("map.history", "边界历史", "Shape history"),
     ("app.name", "微格", "Weige"),
     (
         "app.tagline",
@@ -251,14 +300,6 @@ impl Tr {
             Some(r) => r.label_zh(),
             None => "?",
         }
-    }
-
-    /// The label of a key-population tag.
-    pub fn tag<'a>(&self, tag: &'a str) -> &'a str {
-        domain::person::DEFAULT_TAGS
-            .iter()
-            .find(|(k, _)| *k == tag)
-            .map_or(tag, |(_, label)| label)
     }
 
     pub fn time(&self, ms: &i64) -> String {

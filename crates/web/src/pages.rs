@@ -75,13 +75,19 @@ struct Flash {
 impl Page {
     fn layout(&self, title_key: &str, flash: Flash) -> Layout {
         let tr = self.tr;
-        let items: [(&str, &str, Option<Permission>); 11] = [
+        let items: [(&str, &str, Option<Permission>); 13] = [
             ("/", "nav.home", None),
             ("/map", "nav.map", Some(Permission::ReadGrid)),
             ("/grid", "nav.grid", Some(Permission::ReadGrid)),
             ("/grid/check", "nav.check", Some(Permission::ReadGrid)),
             ("/registry", "nav.registry", Some(Permission::ReadRegistry)),
+            ("/roster", "nav.roster", Some(Permission::ReadGrid)),
             ("/grid/cards", "nav.cards", Some(Permission::ReadGrid)),
+            (
+                "/registry/tags",
+                "nav.tags",
+                Some(Permission::ConfigureCatalog),
+            ),
             (
                 "/admin/accounts",
                 "nav.accounts",
@@ -211,13 +217,17 @@ fn encode(s: &str) -> String {
 }
 
 /// After a form: back to `to`, with the outcome as a flash message.
+fn sep(to: &str) -> char {
+    if to.contains('?') { '&' } else { '?' }
+}
+
 fn back(tr: Tr, to: &str, outcome: Result<(), AppError>) -> Response {
     match outcome {
-        Ok(()) => Redirect::to(&format!("{to}?ok=1")).into_response(),
+        Ok(()) => Redirect::to(&format!("{to}{}ok=1", sep(to))).into_response(),
         Err(e @ (AppError::Unauthenticated | AppError::Forbidden(_))) => page_error(tr, e),
         Err(e) => {
             let message = crate::error::ApiError::from(e).body.message;
-            Redirect::to(&format!("{to}?err={}", encode(&message))).into_response()
+            Redirect::to(&format!("{to}{}err={}", sep(to), encode(&message))).into_response()
         }
     }
 }
@@ -378,6 +388,7 @@ struct MapTemplate {
     at: String,
     kinds_json: String,
     levels_json: String,
+    can_edit: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -427,6 +438,8 @@ async fn map_page(
         at: at.unwrap_or_default(),
         kinds_json: serde_json::Value::Object(kinds).to_string(),
         levels_json: serde_json::Value::Object(levels).to_string(),
+        can_edit: domain::GridCode::parse(&scope)
+            .is_ok_and(|s| access::allows(&page.ctx.grants, Permission::EditGrid, &s)),
     })
 }
 
@@ -483,9 +496,17 @@ struct RegistryTemplate {
     scope_name: String,
     q: String,
     tag: String,
-    tags: &'static [(&'static str, &'static str)],
+    tags: Vec<app::TagView>,
     residents: Vec<app::ResidentView>,
     can_export: bool,
+    can_import: bool,
+    columns: [String; 3],
+}
+
+impl RegistryTemplate {
+    fn tag_label<'a>(&'a self, code: &'a str) -> &'a str {
+        app::tag_label(&self.tags, code, self.l.tr.is_en())
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -518,16 +539,27 @@ async fn registry_page(
         Ok(n) => n,
         Err(e) => return page.fail(e),
     };
+    let tags = match state.app.tag_list().await {
+        Ok(t) => t,
+        Err(e) => return page.fail(e),
+    };
     render(&RegistryTemplate {
         l: page.layout("nav.registry", Flash::default()),
         scope: node.code,
         scope_name: node.name,
         q: q.q,
         tag: q.tag,
-        tags: domain::person::DEFAULT_TAGS,
+        tags,
         residents,
         can_export: domain::GridCode::parse(&scope)
             .is_ok_and(|s| access::allows(&page.ctx.grants, Permission::ExportPersonal, &s)),
+        can_import: domain::GridCode::parse(&scope)
+            .is_ok_and(|s| access::allows(&page.ctx.grants, Permission::EditRegistry, &s)),
+        columns: [
+            app::RESIDENT_COLUMNS.join(","),
+            app::BUILDING_COLUMNS.join(","),
+            app::HOUSEHOLD_COLUMNS.join(","),
+        ],
     })
 }
 
@@ -536,6 +568,13 @@ async fn registry_page(
 struct HouseholdTemplate {
     l: Layout,
     household: app::HouseholdView,
+    tags: Vec<app::TagView>,
+}
+
+impl HouseholdTemplate {
+    fn tag_label<'a>(&'a self, code: &'a str) -> &'a str {
+        app::tag_label(&self.tags, code, self.l.tr.is_en())
+    }
 }
 
 async fn household_page(
@@ -543,10 +582,11 @@ async fn household_page(
     page: Page,
     Path(id): Path<i64>,
 ) -> Response {
-    match state.app.household(&page.ctx, id).await {
-        Ok(household) => render(&HouseholdTemplate {
+    match tokio::try_join!(state.app.household(&page.ctx, id), state.app.tag_list()) {
+        Ok((household, tags)) => render(&HouseholdTemplate {
             l: page.layout("nav.registry", Flash::default()),
             household,
+            tags,
         }),
         Err(e) => page.fail(e),
     }
@@ -1024,6 +1064,11 @@ pub fn routes() -> Router<AppState> {
         .route("/grid/cards", get(cards_page))
         .route("/registry", get(registry_page))
         .route("/registry/households/{id}", get(household_page))
+        .route("/registry/tags", get(tags_page).post(add_tag))
+        .route("/registry/tags/{code}", post(edit_tag))
+        .route("/roster", get(roster_page).post(add_staff))
+        .route("/roster/{id}/remove", post(remove_staff))
+        .route("/grid/history", get(history_page))
         .route("/registry/residents/{id}/reveal", post(reveal_fragment))
         .route("/admin/accounts", get(accounts_page).post(create_account))
         .route("/admin/accounts/{id}/grants", post(grant_role))
@@ -1038,4 +1083,274 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/apikeys/{id}/revoke", post(revoke_api_key))
         .route("/audit", get(audit_page))
         .route("/admin/system", get(system_page))
+}
+
+// ---- the roster, the tag list, a node's shape history ------------------------------------
+
+#[derive(Template)]
+#[template(path = "roster.html")]
+struct RosterTemplate {
+    l: Layout,
+    scope: String,
+    scope_name: String,
+    duty: String,
+    duties: Vec<(&'static str, &'static str)>,
+    staff: Vec<app::StaffView>,
+    nodes: Vec<NodeView>,
+    can_manage: bool,
+    columns: String,
+}
+
+impl RosterTemplate {
+    fn duty_label(&self, duty: &str) -> &'static str {
+        match domain::Duty::parse(duty) {
+            Some(d) if self.l.tr.is_en() => d.label_en(),
+            Some(d) => d.label_zh(),
+            None => "?",
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RosterQuery {
+    scope: Option<String>,
+    #[serde(default)]
+    duty: String,
+    ok: Option<String>,
+    err: Option<String>,
+}
+
+async fn roster_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<RosterQuery>,
+) -> Response {
+    let scope = match page.scope_or_default(q.scope, Permission::ReadGrid) {
+        Ok(s) => s,
+        Err(e) => return page.fail(e),
+    };
+    // One after the other: a refusal is audited once.
+    let node = match state.app.grid_node(&page.ctx, &scope).await {
+        Ok(n) => n,
+        Err(e) => return page.fail(e),
+    };
+    let staff = match state.app.roster(&page.ctx, &scope, Some(&q.duty)).await {
+        Ok(s) => s,
+        Err(e) => return page.fail(e),
+    };
+    let can_manage = domain::GridCode::parse(&scope)
+        .is_ok_and(|s| access::allows(&page.ctx.grants, Permission::ManageRoster, &s));
+    let nodes = if can_manage {
+        match state.app.readable_nodes(&page.ctx).await {
+            Ok(n) => n
+                .into_iter()
+                .filter(|n| n.code.starts_with(&scope))
+                .collect(),
+            Err(e) => return page.fail(e),
+        }
+    } else {
+        Vec::new()
+    };
+    let en = page.tr.is_en();
+    render(&RosterTemplate {
+        l: page.layout(
+            "nav.roster",
+            Flash {
+                ok: q.ok,
+                err: q.err,
+            },
+        ),
+        scope: node.code,
+        scope_name: node.name,
+        duty: q.duty,
+        duties: domain::Duty::ALL
+            .into_iter()
+            .map(|d| (d.as_str(), if en { d.label_en() } else { d.label_zh() }))
+            .collect(),
+        staff,
+        nodes,
+        can_manage,
+        columns: app::ROSTER_COLUMNS.join(","),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct StaffForm {
+    node: String,
+    duty: String,
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    party_member: Option<String>,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    training: String,
+    #[serde(default)]
+    username: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ScopeParam {
+    scope: Option<String>,
+}
+
+fn roster_address(scope: Option<&str>) -> String {
+    match scope {
+        Some(s) => format!("/roster?scope={}", encode(s)),
+        None => "/roster".to_owned(),
+    }
+}
+
+async fn add_staff(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<ScopeParam>,
+    ApiForm(f): ApiForm<StaffForm>,
+) -> Response {
+    let input = app::StaffInput {
+        node: f.node,
+        duty: f.duty,
+        name: f.name,
+        phone: Some(f.phone),
+        party_member: f.party_member.is_some(),
+        since: Some(f.since),
+        training: f.training,
+        building: None,
+        username: Some(f.username),
+    };
+    let outcome = state.app.add_staff(&page.ctx, &input).await.map(|_| ());
+    back(page.tr, &roster_address(q.scope.as_deref()), outcome)
+}
+
+async fn remove_staff(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+    ApiQuery(q): ApiQuery<ScopeParam>,
+) -> Response {
+    let outcome = state.app.remove_staff(&page.ctx, id).await;
+    back(page.tr, &roster_address(q.scope.as_deref()), outcome)
+}
+
+#[derive(Template)]
+#[template(path = "tags.html")]
+struct TagsTemplate {
+    l: Layout,
+    tags: Vec<app::TagView>,
+}
+
+async fn tags_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(flash): ApiQuery<Flash>,
+) -> Response {
+    if let Err(e) = state
+        .app
+        .require_anywhere(&page.ctx, Permission::ConfigureCatalog, "tag list")
+        .await
+    {
+        return page.fail(e);
+    }
+    match state.app.tags(&page.ctx).await {
+        Ok(tags) => render(&TagsTemplate {
+            l: page.layout("nav.tags", flash),
+            tags,
+        }),
+        Err(e) => page.fail(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TagForm {
+    #[serde(default)]
+    code: String,
+    label_zh: String,
+    label_en: String,
+    #[serde(default)]
+    sort: i64,
+    #[serde(default)]
+    retired: Option<String>,
+}
+
+impl TagForm {
+    fn input(&self) -> app::TagInput {
+        app::TagInput {
+            label_zh: self.label_zh.clone(),
+            label_en: self.label_en.clone(),
+            sort: self.sort,
+            retired: self.retired.is_some(),
+        }
+    }
+}
+
+async fn add_tag(
+    State(state): State<AppState>,
+    page: Page,
+    ApiForm(f): ApiForm<TagForm>,
+) -> Response {
+    let outcome = state
+        .app
+        .save_tag(&page.ctx, &f.code, &f.input())
+        .await
+        .map(|_| ());
+    back(page.tr, "/registry/tags", outcome)
+}
+
+async fn edit_tag(
+    State(state): State<AppState>,
+    page: Page,
+    Path(code): Path<String>,
+    ApiForm(f): ApiForm<TagForm>,
+) -> Response {
+    let outcome = state
+        .app
+        .save_tag(&page.ctx, &code, &f.input())
+        .await
+        .map(|_| ());
+    back(page.tr, "/registry/tags", outcome)
+}
+
+#[derive(Template)]
+#[template(path = "history.html")]
+struct HistoryTemplate {
+    l: Layout,
+    node: NodeView,
+    versions: Vec<app::NodeVersionView>,
+    versions_json: String,
+    tiles: String,
+    attribution: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    code: String,
+}
+
+async fn history_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Response {
+    let node = match state.app.grid_node(&page.ctx, &q.code).await {
+        Ok(n) => n,
+        Err(e) => return page.fail(e),
+    };
+    let versions = match state.app.node_history(&page.ctx, &q.code).await {
+        Ok(v) => v,
+        Err(e) => return page.fail(e),
+    };
+    // Inside a <script> element: "</" must not end it.
+    let versions_json = serde_json::to_string(&versions)
+        .unwrap_or_else(|_| "[]".into())
+        .replace("</", "<\\/");
+    render(&HistoryTemplate {
+        l: page.layout("history.title", Flash::default()),
+        node,
+        versions,
+        versions_json,
+        tiles: state.config.map_tile_url.clone().unwrap_or_default(),
+        attribution: state.config.map_attribution.clone(),
+    })
 }

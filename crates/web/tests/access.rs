@@ -21,6 +21,21 @@ struct Targets {
     resident: i64,
     /// A micro-grid of the scope as GeoJSON, to import unchanged.
     map: Value,
+    /// A member of the scope's roster.
+    staff: i64,
+}
+
+/// A member of the roster of `scope`, made through the app.
+async fn make_staff(t: &TestApp, scope: &str) -> i64 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let input = app::StaffInput {
+        node: scope.to_owned(),
+        duty: "volunteer".into(),
+        name: format!("志愿者{}", N.fetch_add(1, Ordering::Relaxed)),
+        ..Default::default()
+    };
+    t.app.add_staff(&Ctx::cli(), &input).await.unwrap().id
 }
 
 /// A household with one resident in the micro-grid `micro`, made through the store.
@@ -42,6 +57,7 @@ async fn make_resident(t: &TestApp, micro: &str) -> (i64, i64) {
         name: &name,
         lon: None,
         lat: None,
+        footprint: None,
         now,
     };
     let building = tx.insert_building(&b).await.unwrap();
@@ -87,6 +103,15 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
         .export_map(&Ctx::cli(), &format!("{scope}001001"))
         .await
         .unwrap();
+    // A building the household imports of the walk go into.
+    let buildings = format!(
+        "{}\n{scope}001001,走查路,{scope}号,,1栋,,,",
+        app::BUILDING_COLUMNS.join(",")
+    );
+    t.app
+        .import_buildings(&Ctx::cli(), buildings.as_bytes(), false, &|_, _| {})
+        .await
+        .unwrap();
     Targets {
         scope,
         victim,
@@ -95,6 +120,7 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
         household,
         resident,
         map,
+        staff: make_staff(t, scope).await,
     }
 }
 
@@ -112,7 +138,12 @@ fn api_permission(method: &Method, path: &str) -> Option<Permission> {
         "/api/v1/system" => Some(Permission::ConfigureSystem),
         "/api/v1/registry/residents/{id}/reveal" => Some(Permission::RevealPersonal),
         "/api/v1/registry/export" => Some(Permission::ExportPersonal),
-        "/api/v1/registry/import" => Some(Permission::EditRegistry),
+        "/api/v1/registry/import"
+        | "/api/v1/registry/buildings/import"
+        | "/api/v1/registry/households/import" => Some(Permission::EditRegistry),
+        "/api/v1/registry/tags/{code}" => Some(Permission::ConfigureCatalog),
+        "/api/v1/roster" if *method == Method::GET => Some(Permission::ReadGrid),
+        p if p.starts_with("/api/v1/roster") => Some(Permission::ManageRoster),
         "/api/v1/registry/residents/{id}"
             if *method == Method::PATCH || *method == Method::DELETE =>
         {
@@ -132,6 +163,7 @@ fn api_request(
     who: &str,
 ) -> Option<(String, Option<Value>)> {
     let uri = path
+        .replace("/tags/{code}", "/tags/walk_tag")
         .replace("{code}", t.scope)
         .replace("{grant_id}", &t.grant.to_string())
         .replace(
@@ -142,6 +174,8 @@ fn api_request(
                 t.resident
             } else if path.starts_with("/api/v1/registry/households") {
                 t.household
+            } else if path.starts_with("/api/v1/roster") {
+                t.staff
             } else {
                 t.victim
             }
@@ -157,6 +191,24 @@ fn api_request(
         }
         ("GET", "/api/v1/registry/residents" | "/api/v1/registry/households") => {
             return Some((format!("{uri}?scope={}", t.scope), None));
+        }
+        ("GET", "/api/v1/roster") => return Some((format!("{uri}?scope={}", t.scope), None)),
+        (
+            "GET",
+            "/api/v1/roster/export"
+            | "/api/v1/registry/buildings/export"
+            | "/api/v1/registry/households/export",
+        ) => {
+            return Some((format!("{uri}?scope={}&format=csv", t.scope), None));
+        }
+        ("POST", "/api/v1/roster") => Some(
+            json!({"node": t.scope, "duty": "志愿者", "name": format!("走查 {who}"), "phone": "13900000000"}),
+        ),
+        ("PUT", "/api/v1/roster/{id}") => Some(
+            json!({"node": t.scope, "duty": "volunteer", "name": format!("改名 {who}"), "party_member": true, "since": "2024-01-01"}),
+        ),
+        ("PUT", "/api/v1/registry/tags/{code}") => {
+            Some(json!({"label_zh": "走查标签", "label_en": "Walk tag", "sort": 500}))
         }
         ("GET", "/api/v1/registry/export") => {
             return Some((format!("{uri}?scope={}&format=csv", t.scope), None));
@@ -189,22 +241,44 @@ fn api_request(
     Some((uri, body))
 }
 
-/// A one-row CSV import into a micro-grid of `scope`, with a new ID number each time.
-fn csv_import(session: &common::Session, scope: &str) -> axum::http::Request<axum::body::Body> {
+/// A one-row CSV import for the import route `path`, into `scope`; new each time.
+fn csv_import(
+    session: &common::Session,
+    path: &str,
+    scope: &str,
+) -> axum::http::Request<axum::body::Body> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let first17 = format!("51011519900101{:03}", N.fetch_add(1, Ordering::Relaxed));
-    let id = format!(
-        "{first17}{}",
-        domain::person::id_check_char(first17.as_bytes()) as char
-    );
-    let csv = format!(
-        "{}\n{scope}001001,导入路,1号,,1栋,1单元,101,导入居民,{id},,户主,户籍,,",
-        app::RESIDENT_COLUMNS.join(",")
-    );
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let csv = match path {
+        "/api/v1/registry/import" => {
+            let first17 = format!("51011519900101{n:03}");
+            let id = format!(
+                "{first17}{}",
+                domain::person::id_check_char(first17.as_bytes()) as char
+            );
+            format!(
+                "{}\n{scope}001001,导入路,1号,,1栋,1单元,101,导入居民,{id},,户主,户籍,,",
+                app::RESIDENT_COLUMNS.join(",")
+            )
+        }
+        "/api/v1/registry/buildings/import" => format!(
+            "{}\n{scope}001001,导入路,{n}号,,2栋,,,",
+            app::BUILDING_COLUMNS.join(",")
+        ),
+        "/api/v1/registry/households/import" => format!(
+            "{}\n走查路,{scope}号,,1栋,1单元,{n}",
+            app::HOUSEHOLD_COLUMNS.join(",")
+        ),
+        "/api/v1/roster/import" => format!(
+            "{}\n{scope},志愿者,导入{n},13900000000,是,2024-05-01,岗前培训,,",
+            app::ROSTER_COLUMNS.join(",")
+        ),
+        other => panic!("no CSV for {other}"),
+    };
     axum::http::Request::builder()
         .method(Method::POST)
-        .uri("/api/v1/registry/import")
+        .uri(path)
         .header(axum::http::header::COOKIE, &session.cookie)
         .header("x-csrf-token", &session.csrf)
         .header(axum::http::header::CONTENT_TYPE, "text/csv")
@@ -259,9 +333,16 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                     let (_, fresh) = make_resident(&t, &format!("{}001001", targets.scope)).await;
                     uri = format!("/api/v1/registry/residents/{fresh}");
                 }
+                if *method == Method::DELETE && path == "/api/v1/roster/{id}" {
+                    uri = format!("/api/v1/roster/{}", make_staff(&t, targets.scope).await);
+                }
                 let unscoped = matches!(
                     path.as_str(),
-                    "/api/v1/system" | "/api/v1/grid/locate" | "/api/v1/grid/locate-address"
+                    "/api/v1/system"
+                        | "/api/v1/grid/locate"
+                        | "/api/v1/grid/locate-address"
+                        | "/api/v1/registry/tags"
+                        | "/api/v1/registry/tags/{code}"
                 );
                 let allowed = match api_permission(method, path) {
                     None => true,
@@ -269,8 +350,8 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                     Some(p) => role.has(p) && targets.scope == INSIDE,
                 };
                 let before = t.audit_count("permission_denied").await;
-                let r = if path == "/api/v1/registry/import" {
-                    t.send(csv_import(&session, targets.scope)).await
+                let r = if path.ends_with("/import") && path != "/api/v1/grid/import" {
+                    t.send(csv_import(&session, path, targets.scope)).await
                 } else {
                     t.api(Some(&session), method.clone(), &uri, body).await
                 };
@@ -408,6 +489,68 @@ const PAGES: &[PageRoute] = &[
         false,
         &[],
     ),
+    (
+        "GET",
+        "/roster?scope={scope}",
+        Some(Permission::ReadGrid),
+        true,
+        &[],
+    ),
+    (
+        "POST",
+        "/roster?scope={scope}",
+        Some(Permission::ManageRoster),
+        true,
+        &[
+            ("node", "{scope}"),
+            ("duty", "volunteer"),
+            ("name", "页面 {who}"),
+            ("party_member", "true"),
+        ],
+    ),
+    (
+        "POST",
+        "/roster/{staff}/remove?scope={scope}",
+        Some(Permission::ManageRoster),
+        true,
+        &[],
+    ),
+    (
+        "GET",
+        "/grid/history?code={scope}",
+        Some(Permission::ReadGrid),
+        true,
+        &[],
+    ),
+    (
+        "GET",
+        "/registry/tags",
+        Some(Permission::ConfigureCatalog),
+        false,
+        &[],
+    ),
+    (
+        "POST",
+        "/registry/tags",
+        Some(Permission::ConfigureCatalog),
+        false,
+        &[
+            ("code", "page_{who}"),
+            ("label_zh", "页面{who}"),
+            ("label_en", "Page tag"),
+        ],
+    ),
+    (
+        "POST",
+        "/registry/tags/minimum_living",
+        Some(Permission::ConfigureCatalog),
+        false,
+        &[
+            ("label_zh", "低保对象"),
+            ("label_en", "Minimum living allowance"),
+            ("sort", "80"),
+        ],
+    ),
     ("GET", "/audit", Some(Permission::ReadAudit), false, &[]),
     (
         "GET",
@@ -489,6 +632,7 @@ fn fill(s: &str, t: &Targets, who: &str) -> String {
         .replace("{key}", &t.key.to_string())
         .replace("{household}", &t.household.to_string())
         .replace("{resident}", &t.resident.to_string())
+        .replace("{staff}", &t.staff.to_string())
         .replace("{scope}", t.scope)
         .replace("{who}", who)
 }
@@ -507,7 +651,14 @@ async fn every_page_refuses_what_the_role_or_the_scope_does_not_allow() {
                 if targets.scope == OUTSIDE && !scoped {
                     continue;
                 }
-                let uri = fill(path, targets, role.as_str());
+                // Removing is for good: each try gets a member of its own.
+                let path = if path.contains("{staff}") {
+                    let fresh = make_staff(&t, targets.scope).await;
+                    path.replace("{staff}", &fresh.to_string())
+                } else {
+                    path.to_string()
+                };
+                let uri = fill(&path, targets, role.as_str());
                 let allowed =
                     permission.is_none_or(|p| role.has(p) && (targets.scope == INSIDE || !scoped));
                 let before = t.audit_count("permission_denied").await;
@@ -533,7 +684,7 @@ async fn every_page_refuses_what_the_role_or_the_scope_does_not_allow() {
                         .unwrap_or_default();
                     assert!(
                         r.status == StatusCode::OK
-                            || (r.status == StatusCode::SEE_OTHER && location.ends_with("?ok=1")),
+                            || (r.status == StatusCode::SEE_OTHER && location.ends_with("ok=1")),
                         "{} {method} {uri} should pass, got {} {location}",
                         role.as_str(),
                         r.status

@@ -363,7 +363,7 @@ async fn the_map_api_draws_the_scope_and_routes_points() {
         .api(
             Some(&grid),
             Method::GET,
-            "/api/v1/grid/nodes/510115001001/staff",
+            "/api/v1/grid/nodes/510115001001001/staff",
             None,
         )
         .await
@@ -373,7 +373,8 @@ async fn the_map_api_draws_the_scope_and_routes_points() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s["username"] == "community" && s["role"] == "community_staff")
+            .any(|s| s["username"] == "grid" && s["duty"] == "grid_worker" && s["name"] == "杨洋"),
+        "{staff}"
     );
     let mine = t.login("micro").await;
     let staff = t
@@ -385,7 +386,9 @@ async fn the_map_api_draws_the_scope_and_routes_points() {
         )
         .await
         .json();
-    assert_eq!(staff[0]["display_name"], "微网格员 黄秀英");
+    assert_eq!(staff[0]["name"], "黄秀英");
+    assert_eq!(staff[0]["duty_label"], "微网格员");
+    assert!(staff[0]["phone"].as_str().is_some_and(|p| p.len() == 11));
     let next_door = t
         .api(
             Some(&mine),
@@ -493,7 +496,7 @@ async fn contact_cards_name_the_workers_and_carry_a_qr_code() {
         .next()
         .unwrap();
     assert!(
-        first.contains("微网格员 黄秀英") && first.contains("专职网格员 杨洋"),
+        first.contains("微网格员</strong>：黄秀英") && first.contains("专职网格员</strong>：杨洋"),
         "{first}"
     );
     assert!(

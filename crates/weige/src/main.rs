@@ -59,6 +59,15 @@ struct ServeArgs {
     map_tile_url: Option<String>,
 }
 
+/// The tables `import` and `export` move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Table {
+    Residents,
+    Buildings,
+    Households,
+    Roster,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the web pages and the API.
@@ -103,16 +112,23 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Import residents with their addresses from CSV (header: 微网格编码,街路巷,门牌号,小区,楼栋,
-    /// 单元,房号,姓名,身份证号,电话,与户主关系,居住类型,关爱等级,标签). Every row is checked;
-    /// while any row is bad nothing is imported, unless --skip-bad-rows.
-    ImportResidents {
+    /// Import a table from CSV (UTF-8) or XLSX. Every row is checked; while any row is bad
+    /// nothing is imported, unless --skip-bad-rows. Headers: residents 微网格编码,街路巷,门牌号,
+    /// 小区,楼栋,单元,房号,姓名,身份证号,电话,与户主关系,居住类型,关爱等级,标签; buildings 微网格编码,
+    /// 街路巷,门牌号,小区,楼栋,经度,纬度,轮廓; households 街路巷,门牌号,小区,楼栋,单元,房号; roster
+    /// 网格编码,职责,姓名,电话,党员,任职时间,培训情况,楼栋,账号.
+    Import {
+        #[arg(value_enum)]
+        table: Table,
         file: PathBuf,
         #[arg(long)]
         skip_bad_rows: bool,
     },
-    /// Export a scope's residents (masked) as CSV or XLSX; the export is audited.
-    ExportResidents {
+    /// Export a table of a scope as CSV or XLSX (residents masked; residents and the roster are
+    /// audited as exports of personal data).
+    Export {
+        #[arg(value_enum)]
+        table: Table,
         #[arg(long)]
         scope: String,
         /// csv or xlsx.
@@ -392,9 +408,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             serve(&settings, app, true).await
         }
         Command::ImportMap { file, tolerance } => {
-            let text = std::fs::read_to_string(&file)
+            let text = std::fs::read(&file)
                 .map_err(|e| Failure::App(format!("{}: {e}", file.display())))?;
-            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
                 Failure::App(format!("{}: 不是 JSON / not JSON: {e}", file.display()))
             })?;
             let report = open(&settings)
@@ -407,46 +423,81 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::ImportResidents {
+        Command::Import {
+            table,
             file,
             skip_bad_rows,
         } => {
-            let text = std::fs::read_to_string(&file)
+            let bytes = std::fs::read(&file)
                 .map_err(|e| Failure::App(format!("{}: {e}", file.display())))?;
             let app = open(&settings).await?;
             let progress = |done: usize, total: usize| eprintln!("  {done}/{total} 行 / rows");
-            let report = app
-                .import_residents(&ctx, &text, skip_bad_rows, &progress)
-                .await?;
-            for e in &report.skipped {
+            let (summary, skipped) = match table {
+                Table::Residents => {
+                    let r = app
+                        .import_residents(&ctx, &bytes, skip_bad_rows, &progress)
+                        .await?;
+                    (
+                        format!(
+                            "{} residents ({} new households, {} new buildings)",
+                            r.residents, r.households_added, r.buildings_added
+                        ),
+                        r.skipped,
+                    )
+                }
+                Table::Buildings | Table::Households => {
+                    let r = if table == Table::Buildings {
+                        app.import_buildings(&ctx, &bytes, skip_bad_rows, &progress)
+                            .await?
+                    } else {
+                        app.import_households(&ctx, &bytes, skip_bad_rows, &progress)
+                            .await?
+                    };
+                    (
+                        format!("{} added, {} already there", r.added, r.existing),
+                        r.skipped,
+                    )
+                }
+                Table::Roster => {
+                    let r = app
+                        .import_roster(&ctx, &bytes, skip_bad_rows, &progress)
+                        .await?;
+                    (
+                        format!("{} added, {} updated", r.added, r.updated),
+                        r.skipped,
+                    )
+                }
+            };
+            for e in &skipped {
                 eprintln!(
                     "跳过 / skipped line {} ({}): {}",
                     e.line, e.field, e.message
                 );
             }
             println!(
-                "已导入 / imported {} residents ({} new households, {} new buildings); {} rows skipped",
-                report.residents,
-                report.households_added,
-                report.buildings_added,
-                report.skipped.len()
+                "已导入 / imported {summary}; {} rows skipped",
+                skipped.len()
             );
             Ok(())
         }
-        Command::ExportResidents { scope, format, out } => {
-            let format = match format.as_str() {
-                "csv" => app::ExportFormat::Csv,
-                "xlsx" => app::ExportFormat::Xlsx,
-                other => {
-                    return Err(Failure::App(format!(
-                        "--format 须为 csv 或 xlsx / --format is csv or xlsx, not {other}"
-                    )));
-                }
+        Command::Export {
+            table,
+            scope,
+            format,
+            out,
+        } => {
+            let format = app::ExportFormat::parse(&format).ok_or_else(|| {
+                Failure::App(format!(
+                    "--format 须为 csv 或 xlsx / --format is csv or xlsx, not {format}"
+                ))
+            })?;
+            let app = open(&settings).await?;
+            let bytes = match table {
+                Table::Residents => app.export_residents(&ctx, &scope, format).await?,
+                Table::Buildings => app.export_buildings(&ctx, &scope, format).await?,
+                Table::Households => app.export_households(&ctx, &scope, format).await?,
+                Table::Roster => app.export_roster(&ctx, &scope, format).await?,
             };
-            let bytes = open(&settings)
-                .await?
-                .export_residents(&ctx, &scope, format)
-                .await?;
             std::fs::write(&out, bytes)
                 .map_err(|e| Failure::App(format!("{}: {e}", out.display())))?;
             println!("已导出 / exported to {}", out.display());
