@@ -20,6 +20,12 @@ pub const LANG_COOKIE: &str = "weige_lang";
 
 /// (key, 中文, English)
 const TEXTS: &[(&str, &str, &str)] = &[
+    ("finding.invalid_shape", "形状无效", "Invalid shape"),
+    ("finding.overlap", "重叠", "Overlap"),
+    ("finding.gap", "缝隙", "Gap"),
+    ("finding.outside_parent", "超出上级", "Outside its parent"),
+    ("finding.household_count", "户数超限", "Household count"),
+    ("finding.building_split", "楼栋跨格", "Building across cells"),
     ("nav.roster", "人员名册", "Roster"),
     ("nav.tags", "重点人群标签", "Key-group tags"),
     ("roster.duty", "职责", "Duty"),
@@ -140,7 +146,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "点击地图上的网格，查看其编码、类型和网格员。",
         "Click a cell on the map for its code, kind and workers.",
     ),
-    ("map.staff", "网格员", "Workers"),
+    ("map.staff", "服务人员", "Who serves here"),
     ("map.nostaff", "尚未配置网格员", "No worker assigned yet"),
     ("check.title", "网格划分检查", "Division check"),
     (
