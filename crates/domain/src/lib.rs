@@ -5,6 +5,8 @@
 pub mod access;
 pub mod account;
 pub mod audit;
+pub mod calendar;
+pub mod case;
 pub mod grid;
 pub mod person;
 pub mod roster;

@@ -25,7 +25,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("finding.gap", "缝隙", "Gap"),
     ("finding.outside_parent", "超出上级", "Outside its parent"),
     ("finding.household_count", "户数超限", "Household count"),
-    ("finding.building_split", "楼栋跨格", "Building across cells"),
+    (
+        "finding.building_split",
+        "楼栋跨格",
+        "Building across cells",
+    ),
     ("nav.roster", "人员名册", "Roster"),
     ("nav.tags", "重点人群标签", "Key-group tags"),
     ("roster.duty", "职责", "Duty"),
