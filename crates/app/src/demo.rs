@@ -277,6 +277,7 @@ impl App {
             }
         }
         tx.commit().await?;
+        self.ensure_categories().await?;
         Ok(DEMO_ACCOUNTS)
     }
 }

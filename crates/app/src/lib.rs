@@ -6,10 +6,13 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod auth;
+mod cases;
+mod categories;
 mod ctx;
 pub mod demo;
 mod demo_people;
 mod error;
+mod files;
 mod grid;
 mod map;
 mod map_io;
@@ -25,9 +28,15 @@ pub use accounts::{AccountView, GrantView, NewAccountInput, default_scope};
 pub use api_keys::{ApiKeyView, CreatedApiKey};
 pub use audit::AuditView;
 pub use auth::LoginOk;
+pub use cases::{
+    ActInput, CHANNELS, CaseCreated, CaseEventView, CaseInput, CaseList, CaseQuery, CaseSummary,
+    CaseView, PhotoView, TrackEvent, TrackView, clock,
+};
+pub use categories::{CategoryInput, CategoryView, HANDLERS, Limits, NEED_TYPES};
 pub use ctx::{Actor, Ctx, Origin};
 pub use demo_people::DemoSize;
 pub use error::AppError;
+pub use files::{FileStore, MAX_PHOTO_BYTES, MAX_PHOTOS, Photo, image_type};
 pub use grid::{NodeVersionView, NodeView};
 pub use map::{
     AddressMatch, ContactCard, DEFAULT_TOLERANCE_M2, DivisionFinding, Location, MapFeature,
@@ -59,6 +68,12 @@ pub struct Settings {
     pub micro_grid_households: (i64, i64),
     /// Households a general grid should hold (inclusive).
     pub grid_households: (i64, i64),
+    /// Working periods of a working day, minutes after midnight (Asia/Shanghai).
+    pub working_hours: Vec<(u32, u32)>,
+    /// A report of the same category within this many hours of an open case is flagged.
+    pub duplicate_window_hours: i64,
+    /// … and within this many metres, when both have a pin.
+    pub duplicate_metres: f64,
 }
 
 impl Default for Settings {
@@ -68,6 +83,9 @@ impl Default for Settings {
             login_policy: LoginPolicy::default(),
             micro_grid_households: (30, 100),
             grid_households: (300, 500),
+            working_hours: domain::calendar::DEFAULT_HOURS.to_vec(),
+            duplicate_window_hours: 72,
+            duplicate_metres: 100.0,
         }
     }
 }
@@ -81,6 +99,8 @@ pub struct App {
     pub map: MapState,
     /// Encrypts and decrypts personal data; its key never comes from the database.
     pub cipher: Option<store::FieldCipher>,
+    /// Where case photos are kept.
+    pub files: Option<FileStore>,
 }
 
 /// Facts about the running system, for the system admin.
@@ -109,12 +129,19 @@ impl App {
             settings,
             map: MapState::default(),
             cipher: None,
+            files: None,
         }
     }
 
     /// The same application with a data key for personal data.
     pub fn with_cipher(mut self, cipher: store::FieldCipher) -> App {
         self.cipher = Some(cipher);
+        self
+    }
+
+    /// The same application keeping case photos in `dir`.
+    pub fn with_files(mut self, dir: impl Into<std::path::PathBuf>) -> App {
+        self.files = Some(FileStore::new(dir));
         self
     }
 

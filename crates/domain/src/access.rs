@@ -60,8 +60,18 @@ pub enum Permission {
     ExportPersonal,
     /// Keep the roster of the nodes inside the scope: who serves where, since when.
     ManageRoster,
-    /// Edit the street's lists: the key-population tags (and, with the cases, the categories).
+    /// Edit the street's lists: the key-population tags and the case categories.
     ConfigureCatalog,
+    /// Report a case found on patrol or taken by phone.
+    ReportCase,
+    /// Read the cases inside the scope, the reporter's contact masked.
+    ReadCases,
+    /// Take, handle, return, escalate the cases one holds inside the scope.
+    HandleCase,
+    /// Accept or reject reports, dispatch, verify and close inside the scope.
+    DispatchCase,
+    /// Urge (督办), decide extensions, close by force inside the scope.
+    SuperviseCase,
 }
 
 impl Role {
@@ -151,15 +161,37 @@ impl Role {
             Role::SecurityAdmin => &[UseWorkspace, ReadGrid, ManageAccounts, ManageApiKeys],
             Role::AuditAdmin => &[UseWorkspace, ReadGrid, ReadAudit],
             // Minimum necessary: a volunteer building head keeps their patch's list, masked.
-            Role::MicroGridWorker => &[UseWorkspace, ReadGrid, ReadRegistry, EditRegistry],
+            // Small matters never leave the micro-grid: its worker takes, handles and closes them.
+            Role::MicroGridWorker => &[
+                UseWorkspace,
+                ReadGrid,
+                ReadRegistry,
+                EditRegistry,
+                ReportCase,
+                ReadCases,
+                HandleCase,
+                DispatchCase,
+            ],
             Role::GridWorker => &[
                 UseWorkspace,
                 ReadGrid,
                 ReadRegistry,
                 EditRegistry,
                 RevealPersonal,
+                ReportCase,
+                ReadCases,
+                HandleCase,
+                DispatchCase,
             ],
-            Role::GridHead => &[UseWorkspace, ReadGrid, ReadRegistry],
+            Role::GridHead => &[
+                UseWorkspace,
+                ReadGrid,
+                ReadRegistry,
+                ReportCase,
+                ReadCases,
+                DispatchCase,
+                SuperviseCase,
+            ],
             Role::CommunityStaff => &[
                 UseWorkspace,
                 ReadGrid,
@@ -168,6 +200,11 @@ impl Role {
                 RevealPersonal,
                 ExportPersonal,
                 ManageRoster,
+                ReportCase,
+                ReadCases,
+                HandleCase,
+                DispatchCase,
+                SuperviseCase,
             ],
             Role::StreetAdmin => &[
                 UseWorkspace,
@@ -178,8 +215,15 @@ impl Role {
                 ExportPersonal,
                 ManageRoster,
                 ConfigureCatalog,
+                ReportCase,
+                ReadCases,
+                DispatchCase,
+                SuperviseCase,
             ],
-            Role::DepartmentHandler | Role::Partner | Role::Volunteer => &[UseWorkspace, ReadGrid],
+            Role::DepartmentHandler | Role::Partner => {
+                &[UseWorkspace, ReadGrid, ReportCase, ReadCases, HandleCase]
+            }
+            Role::Volunteer => &[UseWorkspace, ReadGrid, ReportCase],
         }
     }
 

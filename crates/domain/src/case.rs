@@ -129,7 +129,7 @@ pub enum Action {
     Accept,
     /// 不予立案 (with a reason)
     Reject,
-    /// 派遣 to a handler
+    /// 派遣 to a handler (or 改派 before it is taken; to a department: 吹哨)
     Dispatch,
     /// 接单
     Claim,
@@ -401,7 +401,8 @@ pub fn next(from: Status, action: Action, unsatisfied: bool) -> Result<Status, I
         (S::Reported, A::Accept) => S::Accepted,
         (S::Reported, A::Reject) => S::Rejected,
         (S::Reported | S::Accepted, A::Merge) => S::Merged,
-        (S::Accepted | S::Returned, A::Dispatch) => S::Dispatched,
+        // From `Dispatched` it is a reassignment (改派) before anyone took it.
+        (S::Accepted | S::Returned | S::Dispatched, A::Dispatch) => S::Dispatched,
         (S::Dispatched | S::Rework, A::Claim) => S::InProgress,
         (S::Dispatched | S::InProgress | S::Rework, A::Return) => S::Returned,
         (S::InProgress, A::Handle) => S::Handled,

@@ -7,6 +7,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod cases;
 pub mod crypto;
 mod error;
 mod grid;
@@ -18,6 +19,10 @@ pub mod testing;
 pub use accounts::{Account, GrantRow, NewAccount, NewSession, SessionRow};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent};
+pub use cases::{
+    CaseChange, CaseEventRow, CaseFilter, CasePhotoRow, CaseRow, CategoryRow, NewCase,
+    NewCaseEvent, REPORTER_PHONE_FIELD,
+};
 pub use crypto::{CryptoError, FieldCipher};
 pub use error::StoreError;
 pub use grid::{GridNode, GridNodeInput, GridNodeVersion};

@@ -37,6 +37,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_roster_tags.sql"),
         postgres: include_str!("../migrations/postgres/0004_roster_tags.sql"),
     },
+    Migration {
+        version: 5,
+        name: "cases",
+        sqlite: include_str!("../migrations/sqlite/0005_cases.sql"),
+        postgres: include_str!("../migrations/postgres/0005_cases.sql"),
+    },
 ];
 
 /// What a migration run did.

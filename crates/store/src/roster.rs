@@ -234,4 +234,16 @@ impl Tx {
             .await?);
         Ok(n)
     }
+
+    /// The account of the first member of the roster serving `code` in `duty` who has one.
+    pub async fn staff_account(&mut self, code: &str, duty: &str) -> Result<Option<i64>> {
+        let id: Option<i64> = on!(self, c => sqlx::query_scalar(
+            "SELECT s.account_id FROM staff_member s JOIN grid_node g ON g.id = s.node_id \
+             WHERE g.code = $1 AND s.duty = $2 AND s.account_id IS NOT NULL ORDER BY s.id LIMIT 1")
+            .bind(code)
+            .bind(duty)
+            .fetch_optional(&mut *c)
+            .await?);
+        Ok(id)
+    }
 }

@@ -4,7 +4,7 @@
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::middleware::SESSION_COOKIE;
-use crate::{AppState, api_lists};
+use crate::{AppState, api_cases, api_lists};
 use app::{
     AccountView, ApiKeyView, AuditView, CreatedApiKey, Ctx, DivisionFinding, GrantView,
     HouseholdSummary, HouseholdView, Location, MapFeature, NewAccountInput, NodeView,
@@ -54,6 +54,9 @@ impl<S: Send + Sync> FromRequestParts<S> for AnyCtx {
             })
     }
 }
+
+/// Requests that carry photos (six of 5 MB, as base64) may be this large.
+pub(crate) const PHOTO_BODY_LIMIT: usize = 48 << 20;
 
 pub(crate) type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -766,13 +769,17 @@ impl utoipa::Modify for Security {
           audit, system, crate::api_lists::node_history, crate::api_lists::list_roster, crate::api_lists::add_staff,
           crate::api_lists::update_staff, crate::api_lists::remove_staff, crate::api_lists::export_roster, crate::api_lists::import_roster,
           crate::api_lists::list_tags, crate::api_lists::save_tag, crate::api_lists::export_buildings, crate::api_lists::import_buildings,
-          crate::api_lists::export_households, crate::api_lists::import_households),
+          crate::api_lists::export_households, crate::api_lists::import_households,
+          crate::api_cases::list_categories, crate::api_cases::save_category, crate::api_cases::set_calendar_day,
+          crate::api_cases::report_case, crate::api_cases::list_cases, crate::api_cases::get_case, crate::api_cases::act,
+          crate::api_cases::case_photo, crate::api_cases::track, crate::api_cases::rate, crate::api_cases::tracked_photo),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
     tags((name = "session", description = "登录与会话 / signing in"), (name = "grid", description = "网格 / the grid tree"),
          (name = "registry", description = "实有人口 / households and residents"),
          (name = "roster", description = "人员名册 / who serves where"),
+         (name = "cases", description = "案件闭环 / the case loop"),
          (name = "accounts", description = "账户与授权 / accounts and roles"), (name = "apikeys", description = "API 密钥 / API keys"),
          (name = "audit", description = "审计日志 / audit log"), (name = "system", description = "系统 / system"))
 )]
@@ -844,6 +851,33 @@ pub fn routes() -> Router<AppState> {
         .route("/accounts/{id}/grants/{grant_id}", delete(revoke_grant))
         .route("/apikeys", get(list_api_keys).post(create_api_key))
         .route("/apikeys/{id}", delete(revoke_api_key))
+        .route("/categories", get(api_cases::list_categories))
+        .route(
+            "/categories/{code}",
+            axum::routing::put(api_cases::save_category),
+        )
+        .route(
+            "/calendar/{day}",
+            axum::routing::put(api_cases::set_calendar_day),
+        )
+        .route(
+            "/cases",
+            get(api_cases::list_cases)
+                .post(api_cases::report_case)
+                .layer(axum::extract::DefaultBodyLimit::max(PHOTO_BODY_LIMIT)),
+        )
+        .route("/cases/{id}", get(api_cases::get_case))
+        .route(
+            "/cases/{id}/actions",
+            post(api_cases::act).layer(axum::extract::DefaultBodyLimit::max(PHOTO_BODY_LIMIT)),
+        )
+        .route("/cases/{id}/photos/{photo}", get(api_cases::case_photo))
+        .route("/track/{number}", get(api_cases::track))
+        .route("/track/{number}/rating", post(api_cases::rate))
+        .route(
+            "/track/{number}/photos/{photo}",
+            get(api_cases::tracked_photo),
+        )
         .route("/audit", get(audit))
         .route("/system", get(system))
 }

@@ -3,6 +3,7 @@
 //! permission checks live in `app`, the request context is built once per request here.
 
 mod api;
+mod api_cases;
 mod api_lists;
 mod assets;
 mod error;

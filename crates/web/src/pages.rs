@@ -75,8 +75,9 @@ struct Flash {
 impl Page {
     fn layout(&self, title_key: &str, flash: Flash) -> Layout {
         let tr = self.tr;
-        let items: [(&str, &str, Option<Permission>); 13] = [
+        let items: [(&str, &str, Option<Permission>); 14] = [
             ("/", "nav.home", None),
+            ("/cases", "nav.cases", Some(Permission::ReadCases)),
             ("/map", "nav.map", Some(Permission::ReadGrid)),
             ("/grid", "nav.grid", Some(Permission::ReadGrid)),
             ("/grid/check", "nav.check", Some(Permission::ReadGrid)),
@@ -1069,6 +1070,19 @@ pub fn routes() -> Router<AppState> {
         .route("/roster", get(roster_page).post(add_staff))
         .route("/roster/{id}/remove", post(remove_staff))
         .route("/grid/history", get(history_page))
+        .route(
+            "/report",
+            get(report_page)
+                .post(report_submit)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::api::PHOTO_BODY_LIMIT,
+                )),
+        )
+        .route("/track", get(track_lookup))
+        .route("/track/{number}", get(track_page))
+        .route("/cases", get(cases_page))
+        .route("/cases/new", get(new_case_page))
+        .route("/cases/{id}", get(case_page))
         .route("/registry/residents/{id}/reveal", post(reveal_fragment))
         .route("/admin/accounts", get(accounts_page).post(create_account))
         .route("/admin/accounts/{id}/grants", post(grant_role))
@@ -1353,4 +1367,332 @@ async fn history_page(
         tiles: state.config.map_tile_url.clone().unwrap_or_default(),
         attribution: state.config.map_attribution.clone(),
     })
+}
+
+// ---- cases: the resident page, the follow page, the task list, the case page ---------------
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportTemplate {
+    tr: Tr,
+    csrf: String,
+    back: String,
+    micro: Option<app::NodeRef>,
+    community: Option<String>,
+    groups: Vec<(String, Vec<(String, String)>)>,
+    endpoint: &'static str,
+    staff: &'static str,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReportQuery {
+    grid: Option<String>,
+}
+
+/// The resident page: no account; opened from a micro-grid's QR code, the place is set.
+async fn report_page(
+    State(state): State<AppState>,
+    Lang(tr): Lang,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Response {
+    let place = match q.grid.as_deref() {
+        Some(g) => state.app.public_place(g).await,
+        None => Ok(None),
+    };
+    let (place, groups) = match (place, state.app.category_choices().await) {
+        (Ok(p), Ok(g)) => (p, g),
+        (Err(e), _) | (_, Err(e)) => return page_error(tr, e),
+    };
+    let (micro, community) = match place {
+        Some((m, c)) => (Some(m), c),
+        None => (None, None),
+    };
+    render(&ReportTemplate {
+        tr,
+        csrf: ctx.csrf_token.clone().unwrap_or_default(),
+        back: q.grid.map_or_else(
+            || "/report".to_owned(),
+            |g| format!("/report?grid={}", encode(&g)),
+        ),
+        micro,
+        community,
+        groups: groups
+            .into_iter()
+            .filter(|(name, _)| !name.contains("部件"))
+            .collect(),
+        endpoint: "/report",
+        staff: "false",
+    })
+}
+
+async fn report_submit(
+    State(state): State<AppState>,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    crate::error::ApiJson(body): crate::error::ApiJson<crate::api_cases::ReportBody>,
+) -> Response {
+    match crate::api_cases::resident_report(&state, &ctx, body).await {
+        Ok(created) => (StatusCode::CREATED, axum::Json(created)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The patrol and phone report of a worker: the same form, under their account.
+async fn new_case_page(State(state): State<AppState>, page: Page) -> Response {
+    if let Err(e) = state
+        .app
+        .require_anywhere(&page.ctx, Permission::ReportCase, "report form")
+        .await
+    {
+        return page.fail(e);
+    }
+    let groups = match state.app.category_choices().await {
+        Ok(g) => g,
+        Err(e) => return page.fail(e),
+    };
+    render(&ReportTemplate {
+        tr: page.tr,
+        csrf: page.ctx.csrf_token.clone().unwrap_or_default(),
+        back: "/cases/new".into(),
+        micro: None,
+        community: None,
+        groups,
+        endpoint: "/api/v1/cases",
+        staff: "true",
+    })
+}
+
+#[derive(Template)]
+#[template(path = "track.html")]
+struct TrackTemplate {
+    tr: Tr,
+    csrf: String,
+    back: String,
+    case: Option<app::TrackView>,
+    /// The query string that opens the case again: `t=…` or `last4=…`.
+    key: String,
+    number: String,
+    not_found: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TrackQuery {
+    t: Option<String>,
+    last4: Option<String>,
+    number: Option<String>,
+}
+
+async fn track_lookup(
+    Lang(tr): Lang,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    ApiQuery(q): ApiQuery<TrackQuery>,
+) -> Response {
+    if let (Some(number), Some(last4)) = (q.number.as_deref(), q.last4.as_deref()) {
+        return Redirect::to(&format!(
+            "/track/{}?last4={}",
+            encode(number.trim()),
+            encode(last4.trim())
+        ))
+        .into_response();
+    }
+    render(&TrackTemplate {
+        tr,
+        csrf: ctx.csrf_token.clone().unwrap_or_default(),
+        back: "/track".into(),
+        case: None,
+        key: String::new(),
+        number: String::new(),
+        not_found: false,
+    })
+}
+
+async fn track_page(
+    State(state): State<AppState>,
+    Lang(tr): Lang,
+    axum::Extension(ctx): axum::Extension<Ctx>,
+    Path(number): Path<String>,
+    ApiQuery(q): ApiQuery<TrackQuery>,
+) -> Response {
+    let key = match (&q.t, &q.last4) {
+        (Some(t), _) => format!("t={}", encode(t)),
+        (None, Some(l)) => format!("last4={}", encode(l)),
+        (None, None) => String::new(),
+    };
+    let found = state
+        .app
+        .track(&number, q.t.as_deref(), q.last4.as_deref())
+        .await;
+    let (case, not_found) = match found {
+        Ok(c) => (Some(c), false),
+        Err(AppError::NotFound(_)) => (None, true),
+        Err(e) => return page_error(tr, e),
+    };
+    let response = render(&TrackTemplate {
+        tr,
+        csrf: ctx.csrf_token.clone().unwrap_or_default(),
+        back: format!("/track/{}?{key}", encode(&number)),
+        case,
+        key,
+        number,
+        not_found,
+    });
+    if not_found {
+        (StatusCode::NOT_FOUND, response).into_response()
+    } else {
+        response
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cases.html")]
+struct CasesTemplate {
+    l: Layout,
+    scope_name: String,
+    view: String,
+    cases: Vec<app::CaseSummary>,
+    next_before: Option<i64>,
+    more_link: String,
+    can_report: bool,
+    statuses: Vec<(&'static str, &'static str)>,
+    tiers: Vec<(&'static str, &'static str)>,
+    channels: Vec<(&'static str, &'static str)>,
+    q_status: String,
+    q_tier: String,
+    q_channel: String,
+    q_from: String,
+    q_to: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CasesPageQuery {
+    view: Option<String>,
+    scope: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    tier: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    before: Option<i64>,
+}
+
+/// The worker's task list (mine, due soon, overdue) and the dispatch queue (all, filtered).
+async fn cases_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<CasesPageQuery>,
+) -> Response {
+    let scope = match page.scope_or_default(q.scope.clone(), Permission::ReadCases) {
+        Ok(s) => s,
+        Err(e) => return page.fail(e),
+    };
+    let view = match q.view.as_deref() {
+        Some(v @ ("mine" | "due" | "overdue" | "all")) => v.to_owned(),
+        _ => "mine".to_owned(),
+    };
+    let open = "reported,accepted,dispatched,in_progress,handled,verifying,rework,returned,extension_requested,parked";
+    let query = app::CaseQuery {
+        scope: Some(scope.clone()),
+        status: Some(match view.as_str() {
+            "all" => q.status.clone(),
+            _ => open.to_owned(),
+        }),
+        tier: Some(q.tier.clone()),
+        channel: Some(q.channel.clone()),
+        mine: view == "mine",
+        overdue: view == "overdue",
+        from: Some(q.from.clone()),
+        to: Some(q.to.clone()),
+        before: q.before,
+        limit: Some(if view == "due" { 200 } else { 50 }),
+        ..Default::default()
+    };
+    let list = match state.app.cases(&page.ctx, &query).await {
+        Ok(l) => l,
+        Err(e) => return page.fail(e),
+    };
+    let node = match state.app.grid_node(&page.ctx, &scope).await {
+        Ok(n) => n,
+        Err(e) => return page.fail(e),
+    };
+    let mut cases = list.items;
+    if view == "due" {
+        cases.retain(|c| c.clock == "yellow" || c.clock == "red");
+    }
+    let en = page.tr.is_en();
+    let more_link = format!(
+        "/cases?view={view}&scope={}&status={}&tier={}&channel={}&from={}&to={}",
+        encode(&scope),
+        encode(&q.status),
+        encode(&q.tier),
+        encode(&q.channel),
+        encode(&q.from),
+        encode(&q.to)
+    );
+    render(&CasesTemplate {
+        can_report: access::allows_somewhere(&page.ctx.grants, Permission::ReportCase),
+        l: page.layout("nav.cases", Flash::default()),
+        scope_name: node.name,
+        view,
+        cases,
+        next_before: list.next_before,
+        more_link,
+        statuses: domain::case::Status::ALL
+            .into_iter()
+            .map(|s| (s.as_str(), if en { s.label_en() } else { s.label_zh() }))
+            .collect(),
+        tiers: domain::case::Tier::ALL
+            .into_iter()
+            .map(|t| (t.as_str(), t.label_zh()))
+            .collect(),
+        channels: app::CHANNELS.to_vec(),
+        q_status: q.status,
+        q_tier: q.tier,
+        q_channel: q.channel,
+        q_from: q.from,
+        q_to: q.to,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CaseTemplate {
+    l: Layout,
+    c: app::CaseView,
+    tier_label: &'static str,
+    solved_label: &'static str,
+}
+
+impl CaseTemplate {
+    fn status_label(&self, s: &str) -> &'static str {
+        match domain::case::Status::parse(s) {
+            Some(x) if self.l.tr.is_en() => x.label_en(),
+            Some(x) => x.label_zh(),
+            None => "",
+        }
+    }
+
+    fn action_label(&self, a: &str) -> &'static str {
+        domain::case::Action::parse(a).map_or("", domain::case::Action::label_zh)
+    }
+}
+
+async fn case_page(State(state): State<AppState>, page: Page, Path(id): Path<i64>) -> Response {
+    match state.app.case(&page.ctx, id).await {
+        Ok(c) => {
+            let tier =
+                |t: &str| domain::case::Tier::parse(t).map_or("", domain::case::Tier::label_zh);
+            render(&CaseTemplate {
+                tier_label: tier(&c.summary.tier),
+                solved_label: c.solved_tier.as_deref().map_or("", tier),
+                l: page.layout("nav.cases", Flash::default()),
+                c,
+            })
+        }
+        Err(e) => page.fail(e),
+    }
 }

@@ -23,6 +23,35 @@ struct Targets {
     map: Value,
     /// A member of the scope's roster.
     staff: i64,
+    /// A case in one of the scope's micro-grids, with a photo.
+    case: i64,
+    photo: i64,
+}
+
+/// A tiny valid PNG (1×1).
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0,
+    1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89, 0, 0, 0, 0x0A, 0x49, 0x44, 0x41, 0x54,
+    0x78, 0x9C, 0x63, 0, 1, 0, 0, 5, 0, 1, 0x0D, 0x0A, 0x2D, 0xB4, 0, 0, 0, 0, 0x49, 0x45, 0x4E,
+    0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// A case in `micro`, reported through the app with one photo: (case id, photo id).
+async fn make_case(t: &TestApp, micro: &str) -> (i64, i64) {
+    let input = app::CaseInput {
+        category: "sg.sanitation".into(),
+        description: "楼道堆放杂物".into(),
+        micro_grid: Some(micro.into()),
+        ..Default::default()
+    };
+    let photo = app::Photo::check(PNG.to_vec(), 1).unwrap();
+    let created = t
+        .app
+        .report_case(&Ctx::cli(), &input, vec![photo])
+        .await
+        .unwrap();
+    let view = t.app.case(&Ctx::cli(), created.id).await.unwrap();
+    (created.id, view.photos[0].id)
 }
 
 /// A member of the roster of `scope`, made through the app.
@@ -103,6 +132,7 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
         .export_map(&Ctx::cli(), &format!("{scope}001001"))
         .await
         .unwrap();
+    let made_case = make_case(t, &format!("{scope}001001")).await;
     // A building the household imports of the walk go into.
     let buildings = format!(
         "{}\n{scope}001001,走查路,{scope}号,,1栋,,,",
@@ -121,6 +151,8 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
         resident,
         map,
         staff: make_staff(t, scope).await,
+        case: made_case.0,
+        photo: made_case.1,
     }
 }
 
@@ -142,6 +174,12 @@ fn api_permission(method: &Method, path: &str) -> Option<Permission> {
         | "/api/v1/registry/buildings/import"
         | "/api/v1/registry/households/import" => Some(Permission::EditRegistry),
         "/api/v1/registry/tags/{code}" => Some(Permission::ConfigureCatalog),
+        "/api/v1/categories" => None,
+        "/api/v1/categories/{code}" | "/api/v1/calendar/{day}" => {
+            Some(Permission::ConfigureCatalog)
+        }
+        "/api/v1/cases" if *method == Method::POST => Some(Permission::ReportCase),
+        p if p.starts_with("/api/v1/cases") => Some(Permission::ReadCases),
         "/api/v1/roster" if *method == Method::GET => Some(Permission::ReadGrid),
         p if p.starts_with("/api/v1/roster") => Some(Permission::ManageRoster),
         "/api/v1/registry/residents/{id}"
@@ -164,6 +202,9 @@ fn api_request(
 ) -> Option<(String, Option<Value>)> {
     let uri = path
         .replace("/tags/{code}", "/tags/walk_tag")
+        .replace("/categories/{code}", "/categories/sg.other")
+        .replace("{day}", "2027-01-04")
+        .replace("{photo}", &t.photo.to_string())
         .replace("{code}", t.scope)
         .replace("{grant_id}", &t.grant.to_string())
         .replace(
@@ -176,6 +217,8 @@ fn api_request(
                 t.household
             } else if path.starts_with("/api/v1/roster") {
                 t.staff
+            } else if path.starts_with("/api/v1/cases") {
+                t.case
             } else {
                 t.victim
             }
@@ -183,6 +226,25 @@ fn api_request(
         );
     let body = match (method.as_str(), path) {
         (_, "/api/v1/session") => return None,
+        // The reporter's follow link needs no account: the track tests cover it.
+        (_, p) if p.starts_with("/api/v1/track/") => return None,
+        ("GET", "/api/v1/cases") => return Some((format!("{uri}?scope={}", t.scope), None)),
+        ("POST", "/api/v1/cases") => Some(
+            json!({"category": "sg.sanitation", "description": format!("走查 {who}"), "micro_grid": format!("{}001001", t.scope)}),
+        ),
+        ("POST", "/api/v1/cases/{id}/actions") => {
+            Some(json!({"action": "comment", "version": 0, "reason": format!("走查 {who}")}))
+        }
+        ("PUT", "/api/v1/calendar/{day}") => Some(json!({"kind": "holiday", "note": "走查"})),
+        ("PUT", "/api/v1/categories/{code}") => Some(json!({
+            "name": "其他", "need_type": "expression", "handler": "micro_grid_worker", "tier": "micro_grid",
+            "limits": {
+                "accept": {"amount": 2, "unit": "working_hours"}, "dispatch": {"amount": 2, "unit": "working_hours"},
+                "handle": {"amount": 5, "unit": "working_days"}, "verify": {"amount": 1, "unit": "working_days"},
+                "case": {"amount": 10, "unit": "natural_days"}
+            },
+            "warn_share": 0.75, "active": true
+        })),
         (
             "GET",
             "/api/v1/accounts" | "/api/v1/apikeys" | "/api/v1/audit" | "/api/v1/grid/division",
@@ -343,6 +405,8 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                         | "/api/v1/grid/locate-address"
                         | "/api/v1/registry/tags"
                         | "/api/v1/registry/tags/{code}"
+                        | "/api/v1/categories/{code}"
+                        | "/api/v1/calendar/{day}"
                 );
                 let allowed = match api_permission(method, path) {
                     None => true,
@@ -524,6 +588,27 @@ const PAGES: &[PageRoute] = &[
     ),
     (
         "GET",
+        "/cases?scope={scope}&view=all",
+        Some(Permission::ReadCases),
+        true,
+        &[],
+    ),
+    (
+        "GET",
+        "/cases/{case}",
+        Some(Permission::ReadCases),
+        true,
+        &[],
+    ),
+    (
+        "GET",
+        "/cases/new",
+        Some(Permission::ReportCase),
+        false,
+        &[],
+    ),
+    (
+        "GET",
         "/registry/tags",
         Some(Permission::ConfigureCatalog),
         false,
@@ -633,6 +718,7 @@ fn fill(s: &str, t: &Targets, who: &str) -> String {
         .replace("{household}", &t.household.to_string())
         .replace("{resident}", &t.resident.to_string())
         .replace("{staff}", &t.staff.to_string())
+        .replace("{case}", &t.case.to_string())
         .replace("{scope}", t.scope)
         .replace("{who}", who)
 }

@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub map_attribution: Option<String>,
     pub data_key: Option<String>,
     pub data_key_file: Option<String>,
+    pub files_dir: Option<String>,
+    pub working_hours: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,10 @@ pub struct Settings {
     pub map_attribution: String,
     /// The data key (64 hex characters) itself, or the file holding it.
     pub data_key: DataKey,
+    /// Where case photos are kept.
+    pub files_dir: std::path::PathBuf,
+    /// Working periods of a working day, minutes after midnight.
+    pub working_hours: Vec<(u32, u32)>,
 }
 
 /// Where the key for personal data comes from: never the database.
@@ -90,6 +96,46 @@ pub struct Overrides {
     pub log_format: Option<String>,
     pub map_tile_url: Option<String>,
     pub data_key: Option<String>,
+    pub files_dir: Option<String>,
+}
+
+/// `09:00-12:00,13:30-17:30` → minutes after midnight.
+pub fn parse_hours(s: &str) -> Result<Vec<(u32, u32)>, ConfigError> {
+    let bad = || {
+        ConfigError::Invalid(format!(
+            "working_hours is like '09:00-12:00,13:30-17:30' (in order, not overlapping), not '{s}'"
+        ))
+    };
+    let minute = |t: &str| -> Option<u32> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+    };
+    let hours = s
+        .split(',')
+        .map(|p| {
+            let (a, b) = p.split_once('-')?;
+            Some((minute(a)?, minute(b)?))
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    domain::calendar::WorkingCalendar::new(&hours).map_err(|_| bad())?;
+    Ok(hours)
+}
+
+/// Photos go next to an SQLite database (`x.db` → `x-files/`), else into `weige-files/`.
+fn default_files_dir(database: &str) -> std::path::PathBuf {
+    match database
+        .strip_prefix("sqlite://")
+        .or_else(|| database.strip_prefix("sqlite:"))
+    {
+        Some(path) => {
+            let path = Path::new(path.split('?').next().unwrap_or(path));
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("weige");
+            path.with_file_name(format!("{stem}-files"))
+        }
+        None => "weige-files".into(),
+    }
 }
 
 pub fn resolve(file: FileConfig, o: Overrides) -> Result<Settings, ConfigError> {
@@ -144,14 +190,24 @@ pub fn resolve(file: FileConfig, o: Overrides) -> Result<Settings, ConfigError> 
         (None, Some(path)) => DataKey::File(path.into()),
         (None, None) => DataKey::File("weige-data.key".into()),
     };
+    let database = o
+        .database
+        .or(file.database)
+        .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+    let working_hours = match &file.working_hours {
+        Some(h) => parse_hours(h)?,
+        None => domain::calendar::DEFAULT_HOURS.to_vec(),
+    };
     Ok(Settings {
         data_key,
         map_tile_url,
         map_attribution: file.map_attribution.unwrap_or_default(),
-        database: o
-            .database
-            .or(file.database)
-            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+        files_dir: o
+            .files_dir
+            .or(file.files_dir)
+            .map_or_else(|| default_files_dir(&database), Into::into),
+        working_hours,
+        database,
         listen,
         session_idle_minutes,
         secure_cookies: o.secure_cookies.or(file.secure_cookies).unwrap_or(false),
@@ -181,6 +237,24 @@ mod tests {
         let d = resolve(FileConfig::default(), Overrides::default()).unwrap();
         assert_eq!(d.database, DEFAULT_DATABASE);
         assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn working_hours_and_the_photo_folder() {
+        assert_eq!(
+            parse_hours("09:00-12:00,13:30-17:30").unwrap(),
+            vec![(540, 720), (810, 1050)]
+        );
+        assert!(parse_hours("12:00-09:00").is_err());
+        assert!(parse_hours("9-12").is_err());
+        assert_eq!(
+            default_files_dir("sqlite:///tmp/x/weige.db"),
+            Path::new("/tmp/x/weige-files")
+        );
+        assert_eq!(
+            default_files_dir("postgres://db/weige"),
+            Path::new("weige-files")
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ use store::Store;
 #[command(name = "weige", version, about, long_about)]
 struct Cli {
     /// A TOML configuration file (keys: database, listen, session_idle_minutes, secure_cookies,
-    /// body_limit_bytes, log_format, map_tile_url, map_attribution).
+    /// body_limit_bytes, log_format, map_tile_url, map_attribution, data_key, data_key_file,
+    /// files_dir, working_hours).
     #[arg(long, short = 'c', env = "WEIGE_CONFIG", global = true)]
     config: Option<PathBuf>,
 
@@ -33,6 +34,11 @@ struct Cli {
     /// with a new random key when missing). Keep it safe and out of the database's backups.
     #[arg(long, env = "WEIGE_DATA_KEY", global = true, hide_env_values = true)]
     data_key: Option<String>,
+
+    /// Where case photos are kept. [default: beside an SQLite database (x.db → x-files/), else
+    /// ./weige-files]
+    #[arg(long, env = "WEIGE_FILES_DIR", global = true)]
+    files_dir: Option<String>,
 
     /// Log format: text or json.
     #[arg(long, env = "WEIGE_LOG_FORMAT", global = true)]
@@ -294,6 +300,7 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Settings, Failure> {
         log_format: cli.log_format.clone(),
         map_tile_url: serve.and_then(|s| s.map_tile_url.clone()),
         data_key: cli.data_key.clone(),
+        files_dir: cli.files_dir.clone(),
     };
     Ok(config::resolve(file, overrides)?)
 }
@@ -360,9 +367,17 @@ async fn open(settings: &Settings) -> Result<App, Failure> {
     let cipher = load_cipher(&settings.data_key)?;
     let app_settings = app::Settings {
         session_idle_minutes: settings.session_idle_minutes,
+        working_hours: settings.working_hours.clone(),
         ..Default::default()
     };
-    Ok(App::new(store, app_settings).with_cipher(cipher))
+    let app = App::new(store, app_settings)
+        .with_cipher(cipher)
+        .with_files(&settings.files_dir);
+    let added = app.ensure_categories().await?;
+    if added > 0 {
+        tracing::info!(added, "default case categories written");
+    }
+    Ok(app)
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {

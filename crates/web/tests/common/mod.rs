@@ -50,7 +50,15 @@ pub async fn spawn() -> TestApp {
 pub async fn spawn_with(settings: Settings, config: web::WebConfig) -> TestApp {
     let db = testing::fresh().await;
     let cipher = store::FieldCipher::from_hex(TEST_DATA_KEY).unwrap();
-    let app = App::new(db.store.clone(), settings).with_cipher(cipher);
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let files = std::env::temp_dir().join(format!(
+        "weige-test-files-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let app = App::new(db.store.clone(), settings)
+        .with_cipher(cipher)
+        .with_files(files);
     app.seed_demo().await.unwrap();
     app.seed_demo_people(app::DemoSize::Small).await.unwrap();
     app.refresh_map().await.unwrap();

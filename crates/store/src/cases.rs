@@ -1,0 +1,611 @@
+//! Cases, their history and photos, the categories and the calendar's exceptions.
+
+use crate::crypto::FieldCipher;
+use crate::{Result, Tx, on};
+use domain::Millis;
+use sqlx::Row;
+
+pub const REPORTER_PHONE_FIELD: &str = "case.reporter_phone";
+pub const REPORTER_LAST4_FIELD: &str = "case.reporter_last4";
+
+/// A category of the tree, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoryRow {
+    pub id: i64,
+    pub code: String,
+    pub parent_id: Option<i64>,
+    pub name: String,
+    pub kind: String,
+    pub need_type: Option<String>,
+    pub handler: String,
+    pub tier: String,
+    /// JSON: the limit of each stage and of the whole case.
+    pub limits: String,
+    pub warn_share: f64,
+    pub auto_escalate: bool,
+    pub closing_conditions: String,
+    pub active: bool,
+    pub sort: i64,
+}
+
+/// A case, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRow {
+    pub id: i64,
+    pub number: String,
+    pub channel: String,
+    pub category_id: i64,
+    pub need_type: Option<String>,
+    pub urgent: bool,
+    pub description: String,
+    pub address: String,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub scope_code: String,
+    pub status: String,
+    pub tier: String,
+    pub solved_tier: Option<String>,
+    pub holder_account_id: Option<i64>,
+    pub holder_node: Option<String>,
+    pub reporter_name: Option<String>,
+    pub reporter_phone_masked: Option<String>,
+    pub reporter_account_id: Option<i64>,
+    pub follow_token_hash: String,
+    pub stage: Option<String>,
+    pub stage_unit: Option<String>,
+    pub stage_started_at: Option<i64>,
+    pub stage_warn_at: Option<i64>,
+    pub stage_deadline: Option<i64>,
+    pub case_unit: String,
+    pub case_warn_at: i64,
+    pub case_deadline: i64,
+    pub paused_at: Option<i64>,
+    pub supervised: bool,
+    pub closure: Option<String>,
+    pub satisfaction: Option<String>,
+    pub satisfaction_comment: Option<String>,
+    pub merged_into: Option<i64>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+const CASE_COLUMNS: &str = "id, number, channel, category_id, need_type, urgent, description, address, lon, lat, \
+    scope_code, status, tier, solved_tier, holder_account_id, holder_node, reporter_name, reporter_phone_masked, \
+    reporter_account_id, follow_token_hash, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, \
+    case_unit, case_warn_at, case_deadline, paused_at, supervised, closure, satisfaction, satisfaction_comment, \
+    merged_into, version, created_at, updated_at, closed_at";
+
+/// Reads a [`CaseRow`] from a row of `SELECT {CASE_COLUMNS}` (on either engine).
+macro_rules! case_row {
+    ($r:expr) => {
+        CaseRow {
+            id: $r.try_get("id")?,
+            number: $r.try_get("number")?,
+            channel: $r.try_get("channel")?,
+            category_id: $r.try_get("category_id")?,
+            need_type: $r.try_get("need_type")?,
+            urgent: $r.try_get("urgent")?,
+            description: $r.try_get("description")?,
+            address: $r.try_get("address")?,
+            lon: $r.try_get("lon")?,
+            lat: $r.try_get("lat")?,
+            scope_code: $r.try_get("scope_code")?,
+            status: $r.try_get("status")?,
+            tier: $r.try_get("tier")?,
+            solved_tier: $r.try_get("solved_tier")?,
+            holder_account_id: $r.try_get("holder_account_id")?,
+            holder_node: $r.try_get("holder_node")?,
+            reporter_name: $r.try_get("reporter_name")?,
+            reporter_phone_masked: $r.try_get("reporter_phone_masked")?,
+            reporter_account_id: $r.try_get("reporter_account_id")?,
+            follow_token_hash: $r.try_get("follow_token_hash")?,
+            stage: $r.try_get("stage")?,
+            stage_unit: $r.try_get("stage_unit")?,
+            stage_started_at: $r.try_get("stage_started_at")?,
+            stage_warn_at: $r.try_get("stage_warn_at")?,
+            stage_deadline: $r.try_get("stage_deadline")?,
+            case_unit: $r.try_get("case_unit")?,
+            case_warn_at: $r.try_get("case_warn_at")?,
+            case_deadline: $r.try_get("case_deadline")?,
+            paused_at: $r.try_get("paused_at")?,
+            supervised: $r.try_get("supervised")?,
+            closure: $r.try_get("closure")?,
+            satisfaction: $r.try_get("satisfaction")?,
+            satisfaction_comment: $r.try_get("satisfaction_comment")?,
+            merged_into: $r.try_get("merged_into")?,
+            version: $r.try_get("version")?,
+            created_at: $r.try_get("created_at")?,
+            updated_at: $r.try_get("updated_at")?,
+            closed_at: $r.try_get("closed_at")?,
+        }
+    };
+}
+
+/// A new case: what intake knows.
+#[derive(Debug, Clone)]
+pub struct NewCase<'a> {
+    pub number: &'a str,
+    pub channel: &'a str,
+    pub category_id: i64,
+    pub need_type: Option<&'a str>,
+    pub urgent: bool,
+    pub description: &'a str,
+    pub address: &'a str,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub scope_code: &'a str,
+    pub tier: &'a str,
+    pub reporter_name: Option<&'a str>,
+    pub reporter_phone: Option<&'a domain::Phone>,
+    pub reporter_account_id: Option<i64>,
+    pub follow_token_hash: &'a str,
+    pub holder_account_id: Option<i64>,
+    pub holder_node: &'a str,
+    pub stage_unit: &'a str,
+    pub stage_warn_at: Millis,
+    pub stage_deadline: Millis,
+    pub case_unit: &'a str,
+    pub case_warn_at: Millis,
+    pub case_deadline: Millis,
+    pub now: Millis,
+}
+
+/// One entry of a case's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseEventRow {
+    pub id: i64,
+    pub at: i64,
+    pub actor_name: String,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub reason: String,
+    /// JSON.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCaseEvent<'a> {
+    pub case_id: i64,
+    pub at: Millis,
+    pub actor_id: Option<i64>,
+    pub actor_name: &'a str,
+    pub action: &'a str,
+    pub from_status: Option<&'a str>,
+    pub to_status: &'a str,
+    pub reason: &'a str,
+    pub detail: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CasePhotoRow {
+    pub id: i64,
+    pub phase: String,
+    pub file: String,
+    pub mime: String,
+    pub bytes: i64,
+    pub created_at: i64,
+}
+
+/// Which cases a list shows. Every filter is optional but the scope.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// A grid code: cases in it and below.
+    pub scope: String,
+    pub statuses: Vec<String>,
+    pub category_id: Option<i64>,
+    pub tier: Option<String>,
+    pub channel: Option<String>,
+    pub holder_account_id: Option<i64>,
+    /// Open cases whose stage or whole-case deadline is before this instant.
+    pub overdue_at: Option<i64>,
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    /// Keyset: only cases with an id below this (the list runs newest first).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// The columns a transition may change; the use case computes them all.
+#[derive(Debug, Clone)]
+pub struct CaseChange<'a> {
+    pub status: &'a str,
+    pub tier: &'a str,
+    pub solved_tier: Option<&'a str>,
+    pub holder_account_id: Option<i64>,
+    pub holder_node: Option<&'a str>,
+    pub stage: Option<&'a str>,
+    pub stage_unit: Option<&'a str>,
+    pub stage_started_at: Option<i64>,
+    pub stage_warn_at: Option<i64>,
+    pub stage_deadline: Option<i64>,
+    pub case_warn_at: i64,
+    pub case_deadline: i64,
+    pub paused_at: Option<i64>,
+    pub supervised: bool,
+    pub closure: Option<&'a str>,
+    pub satisfaction: Option<&'a str>,
+    pub satisfaction_comment: Option<&'a str>,
+    pub merged_into: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub now: Millis,
+}
+
+impl Tx {
+    /// Adds a category, or changes the one with the same code.
+    pub async fn upsert_category(&mut self, c: &CategoryRow, now: Millis) -> Result<i64> {
+        let id: i64 = on!(self, conn => sqlx::query_scalar(
+            "INSERT INTO category (code, parent_id, name, kind, need_type, handler, tier, limits, warn_share, auto_escalate, \
+             closing_conditions, active, sort, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (code) DO UPDATE SET parent_id = $2, name = $3, kind = $4, need_type = $5, handler = $6, tier = $7, \
+             limits = $8, warn_share = $9, auto_escalate = $10, closing_conditions = $11, active = $12, sort = $13, updated_at = $14 \
+             RETURNING id")
+            .bind(&c.code)
+            .bind(c.parent_id)
+            .bind(&c.name)
+            .bind(&c.kind)
+            .bind(&c.need_type)
+            .bind(&c.handler)
+            .bind(&c.tier)
+            .bind(&c.limits)
+            .bind(c.warn_share)
+            .bind(c.auto_escalate)
+            .bind(&c.closing_conditions)
+            .bind(c.active)
+            .bind(c.sort)
+            .bind(now.0)
+            .fetch_one(&mut *conn)
+            .await?);
+        Ok(id)
+    }
+
+    /// Every category, in tree order (by sort, then code).
+    pub async fn categories(&mut self) -> Result<Vec<CategoryRow>> {
+        let rows = on!(self, c => {
+            let rows = sqlx::query(
+                "SELECT id, code, parent_id, name, kind, need_type, handler, tier, limits, warn_share, auto_escalate, \
+                 closing_conditions, active, sort FROM category ORDER BY sort, code")
+                .fetch_all(&mut *c)
+                .await?;
+            rows.iter()
+                .map(|r| -> std::result::Result<CategoryRow, sqlx::Error> {
+                    Ok(CategoryRow {
+                        id: r.try_get("id")?,
+                        code: r.try_get("code")?,
+                        parent_id: r.try_get("parent_id")?,
+                        name: r.try_get("name")?,
+                        kind: r.try_get("kind")?,
+                        need_type: r.try_get("need_type")?,
+                        handler: r.try_get("handler")?,
+                        tier: r.try_get("tier")?,
+                        limits: r.try_get("limits")?,
+                        warn_share: r.try_get("warn_share")?,
+                        auto_escalate: r.try_get("auto_escalate")?,
+                        closing_conditions: r.try_get("closing_conditions")?,
+                        active: r.try_get("active")?,
+                        sort: r.try_get("sort")?,
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?
+        });
+        Ok(rows)
+    }
+
+    pub async fn category_count(&mut self) -> Result<i64> {
+        let n: i64 = on!(self, c => sqlx::query_scalar("SELECT COUNT(*) FROM category").fetch_one(&mut *c).await?);
+        Ok(n)
+    }
+
+    /// The calendar's exceptions: (YYYY-MM-DD, holiday | workday | normal, note).
+    pub async fn calendar_days(&mut self) -> Result<Vec<(String, String, String)>> {
+        let rows: Vec<(String, String, String)> = on!(self, c => sqlx::query_as(
+            "SELECT day, kind, note FROM calendar_day ORDER BY day")
+            .fetch_all(&mut *c)
+            .await?);
+        Ok(rows)
+    }
+
+    pub async fn set_calendar_day(&mut self, day: &str, kind: &str, note: &str) -> Result<()> {
+        on!(self, c => sqlx::query(
+            "INSERT INTO calendar_day (day, kind, note) VALUES ($1, $2, $3) ON CONFLICT (day) DO UPDATE SET kind = $2, note = $3")
+            .bind(day)
+            .bind(kind)
+            .bind(note)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// The next case number of a street in a year: 1, 2, 3 …
+    pub async fn next_case_seq(&mut self, street: &str, year: i64) -> Result<i64> {
+        let n: i64 = on!(self, c => sqlx::query_scalar(
+            "INSERT INTO case_counter (street_code, year, last) VALUES ($1, $2, 1) \
+             ON CONFLICT (street_code, year) DO UPDATE SET last = case_counter.last + 1 RETURNING last")
+            .bind(street)
+            .bind(year)
+            .fetch_one(&mut *c)
+            .await?);
+        Ok(n)
+    }
+
+    pub async fn insert_case(&mut self, n: &NewCase<'_>, cipher: &FieldCipher) -> Result<i64> {
+        let (phone_enc, last4, masked) = match n.reporter_phone {
+            Some(p) => (
+                Some(cipher.encrypt(REPORTER_PHONE_FIELD, p.as_str())?),
+                Some(cipher.blind_index(REPORTER_LAST4_FIELD, p.last4())),
+                Some(p.masked()),
+            ),
+            None => (None, None, None),
+        };
+        let id: i64 = on!(self, c => sqlx::query_scalar(
+            "INSERT INTO case_record (number, channel, category_id, need_type, urgent, description, address, lon, lat, scope_code, \
+             status, tier, reporter_name, reporter_phone_enc, reporter_last4_hash, reporter_phone_masked, reporter_account_id, \
+             follow_token_hash, case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, \
+             holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'reported', $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, FALSE, 1, $21, $21, \
+             $22, $23, 'accept', $24, $21, $25, $26) \
+             RETURNING id")
+            .bind(n.number)
+            .bind(n.channel)
+            .bind(n.category_id)
+            .bind(n.need_type)
+            .bind(n.urgent)
+            .bind(n.description)
+            .bind(n.address)
+            .bind(n.lon)
+            .bind(n.lat)
+            .bind(n.scope_code)
+            .bind(n.tier)
+            .bind(n.reporter_name)
+            .bind(&phone_enc)
+            .bind(&last4)
+            .bind(&masked)
+            .bind(n.reporter_account_id)
+            .bind(n.follow_token_hash)
+            .bind(n.case_unit)
+            .bind(n.case_warn_at.0)
+            .bind(n.case_deadline.0)
+            .bind(n.now.0)
+            .bind(n.holder_account_id)
+            .bind(n.holder_node)
+            .bind(n.stage_unit)
+            .bind(n.stage_warn_at.0)
+            .bind(n.stage_deadline.0)
+            .fetch_one(&mut *c)
+            .await?);
+        Ok(id)
+    }
+
+    pub async fn case_by_id(&mut self, id: i64) -> Result<Option<CaseRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM case_record WHERE id = $1"
+        ));
+        let row = on!(self, c => {
+            match sqlx::query(sql).bind(id).fetch_optional(&mut *c).await? {
+                Some(r) => Some(case_row!(r)),
+                None => None,
+            }
+        });
+        Ok(row)
+    }
+
+    pub async fn case_by_number(&mut self, number: &str) -> Result<Option<CaseRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM case_record WHERE number = $1"
+        ));
+        let row = on!(self, c => {
+            match sqlx::query(sql).bind(number).fetch_optional(&mut *c).await? {
+                Some(r) => Some(case_row!(r)),
+                None => None,
+            }
+        });
+        Ok(row)
+    }
+
+    /// Whether the reporter's phone ends in `last4`.
+    pub async fn case_reporter_last4_is(
+        &mut self,
+        id: i64,
+        last4: &str,
+        cipher: &FieldCipher,
+    ) -> Result<bool> {
+        let hash = cipher.blind_index(REPORTER_LAST4_FIELD, last4);
+        let n: i64 = on!(self, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM case_record WHERE id = $1 AND reporter_last4_hash = $2")
+            .bind(id)
+            .bind(&hash)
+            .fetch_one(&mut *c)
+            .await?);
+        Ok(n > 0)
+    }
+
+    /// Writes a transition's outcome if the case is still at `version`; false when someone
+    /// else changed it first.
+    pub async fn update_case(&mut self, id: i64, version: i64, u: &CaseChange<'_>) -> Result<bool> {
+        let n = on!(self, c => sqlx::query(
+            "UPDATE case_record SET status = $3, tier = $4, solved_tier = $5, holder_account_id = $6, holder_node = $7, stage = $8, \
+             stage_unit = $9, stage_started_at = $10, stage_warn_at = $11, stage_deadline = $12, case_warn_at = $13, case_deadline = $14, \
+             paused_at = $15, supervised = $16, closure = $17, satisfaction = $18, satisfaction_comment = $19, merged_into = $20, \
+             closed_at = $21, updated_at = $22, version = version + 1 WHERE id = $1 AND version = $2")
+            .bind(id)
+            .bind(version)
+            .bind(u.status)
+            .bind(u.tier)
+            .bind(u.solved_tier)
+            .bind(u.holder_account_id)
+            .bind(u.holder_node)
+            .bind(u.stage)
+            .bind(u.stage_unit)
+            .bind(u.stage_started_at)
+            .bind(u.stage_warn_at)
+            .bind(u.stage_deadline)
+            .bind(u.case_warn_at)
+            .bind(u.case_deadline)
+            .bind(u.paused_at)
+            .bind(u.supervised)
+            .bind(u.closure)
+            .bind(u.satisfaction)
+            .bind(u.satisfaction_comment)
+            .bind(u.merged_into)
+            .bind(u.closed_at)
+            .bind(u.now.0)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
+    }
+
+    pub async fn insert_case_event(&mut self, e: &NewCaseEvent<'_>) -> Result<i64> {
+        let id: i64 = on!(self, c => sqlx::query_scalar(
+            "INSERT INTO case_event (case_id, at, actor_id, actor_name, action, from_status, to_status, reason, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+            .bind(e.case_id)
+            .bind(e.at.0)
+            .bind(e.actor_id)
+            .bind(e.actor_name)
+            .bind(e.action)
+            .bind(e.from_status)
+            .bind(e.to_status)
+            .bind(e.reason)
+            .bind(e.detail)
+            .fetch_one(&mut *c)
+            .await?);
+        Ok(id)
+    }
+
+    pub async fn case_events(&mut self, case_id: i64) -> Result<Vec<CaseEventRow>> {
+        type T = (
+            i64,
+            i64,
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<T> = on!(self, c => sqlx::query_as(
+            "SELECT id, at, actor_name, action, from_status, to_status, reason, detail FROM case_event WHERE case_id = $1 ORDER BY id")
+            .bind(case_id)
+            .fetch_all(&mut *c)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|t| CaseEventRow {
+                id: t.0,
+                at: t.1,
+                actor_name: t.2,
+                action: t.3,
+                from_status: t.4,
+                to_status: t.5,
+                reason: t.6,
+                detail: t.7,
+            })
+            .collect())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_case_photo(
+        &mut self,
+        case_id: i64,
+        phase: &str,
+        file: &str,
+        mime: &str,
+        bytes: i64,
+        event_id: Option<i64>,
+        now: Millis,
+    ) -> Result<i64> {
+        let id: i64 = on!(self, c => sqlx::query_scalar(
+            "INSERT INTO case_photo (case_id, phase, file, mime, bytes, event_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+            .bind(case_id)
+            .bind(phase)
+            .bind(file)
+            .bind(mime)
+            .bind(bytes)
+            .bind(event_id)
+            .bind(now.0)
+            .fetch_one(&mut *c)
+            .await?);
+        Ok(id)
+    }
+
+    pub async fn case_photos(&mut self, case_id: i64) -> Result<Vec<CasePhotoRow>> {
+        type T = (i64, String, String, String, i64, i64);
+        let rows: Vec<T> = on!(self, c => sqlx::query_as(
+            "SELECT id, phase, file, mime, bytes, created_at FROM case_photo WHERE case_id = $1 ORDER BY id")
+            .bind(case_id)
+            .fetch_all(&mut *c)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|t| CasePhotoRow {
+                id: t.0,
+                phase: t.1,
+                file: t.2,
+                mime: t.3,
+                bytes: t.4,
+                created_at: t.5,
+            })
+            .collect())
+    }
+
+    /// A photo with the case it belongs to: (case id, file, mime).
+    pub async fn case_photo(&mut self, id: i64) -> Result<Option<(i64, String, String)>> {
+        let row: Option<(i64, String, String)> = on!(self, c => sqlx::query_as(
+            "SELECT case_id, file, mime FROM case_photo WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?);
+        Ok(row)
+    }
+
+    /// Cases matching `f`, newest first, at most `f.limit`.
+    pub async fn list_cases(&mut self, f: &CaseFilter) -> Result<Vec<CaseRow>> {
+        let mut sql = format!(
+            "SELECT {CASE_COLUMNS} FROM case_record WHERE scope_code LIKE $1 || '%' \
+             AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR tier = $3) AND ($4 IS NULL OR channel = $4) \
+             AND ($5 IS NULL OR holder_account_id = $5) AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7) \
+             AND ($8 IS NULL OR id < $8) \
+             AND ($9 IS NULL OR (status NOT IN ('closed', 'rejected', 'merged') AND paused_at IS NULL \
+                  AND (stage_deadline < $9 OR case_deadline < $9)))"
+        );
+        if !f.statuses.is_empty() {
+            // Statuses are checked against the state machine's names before they get here.
+            let list: Vec<String> = f
+                .statuses
+                .iter()
+                .filter(|s| domain::case::Status::parse(s).is_some())
+                .map(|s| format!("'{s}'"))
+                .collect();
+            if !list.is_empty() {
+                sql.push_str(&format!(" AND status IN ({})", list.join(", ")));
+            }
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT $10");
+        let sql = sqlx::AssertSqlSafe(sql);
+        let rows = on!(self, c => {
+            let rows = sqlx::query(sql)
+                .bind(&f.scope)
+                .bind(f.category_id)
+                .bind(&f.tier)
+                .bind(&f.channel)
+                .bind(f.holder_account_id)
+                .bind(f.created_from)
+                .bind(f.created_to)
+                .bind(f.before_id)
+                .bind(f.overdue_at)
+                .bind(f.limit)
+                .fetch_all(&mut *c)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(case_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+}
