@@ -66,6 +66,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("report.submit", "提交", "Send"),
     ("track.title", "案件进度", "Case progress"),
+    (
+        "track.fresh",
+        "已收到您的反映。请收藏本页以便查看进度；也可凭案件编号和手机尾号在“查询”中查看。",
+        "Received. Bookmark this page to follow the case, or look it up with its number and your phone's last four digits.",
+    ),
     ("track.rated", "评价", "Rating"),
     ("track.rate", "核查与评价", "Verify and rate"),
     (

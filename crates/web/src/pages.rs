@@ -1473,6 +1473,8 @@ struct TrackTemplate {
     key: String,
     number: String,
     not_found: bool,
+    /// Just reported: tell the reporter how to come back.
+    fresh: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1480,6 +1482,7 @@ struct TrackQuery {
     t: Option<String>,
     last4: Option<String>,
     number: Option<String>,
+    new: Option<String>,
 }
 
 async fn track_lookup(
@@ -1503,6 +1506,7 @@ async fn track_lookup(
         key: String::new(),
         number: String::new(),
         not_found: false,
+        fresh: false,
     })
 }
 
@@ -1535,6 +1539,7 @@ async fn track_page(
         key,
         number,
         not_found,
+        fresh: q.new.is_some(),
     });
     if not_found {
         (StatusCode::NOT_FOUND, response).into_response()
