@@ -238,6 +238,10 @@ pub struct TrackView {
     pub satisfaction: Option<String>,
     /// Whether the reporter may verify and rate now.
     pub can_rate: bool,
+    /// When the case was merged into another: that case's number and state, which is now this
+    /// reporter's too.
+    pub merged_into: Option<String>,
+    pub merged_status_label: Option<&'static str>,
     pub history: Vec<TrackEvent>,
     pub photos: Vec<PhotoView>,
 }
@@ -577,6 +581,16 @@ impl App {
         let duplicate = self
             .near_open_case(&mut tx, id, &category, micro.as_str(), input, now)
             .await?;
+        if let Some(h) = holder {
+            let title = format!("新案件 {number} 待受理 / new case {number}");
+            tx.insert_notification(h, Some(id), "assigned", &title, description, now)
+                .await?;
+        }
+        let payload = serde_json::json!({
+            "number": number, "category": category.code, "channel": channel, "micro_grid": micro.as_str(),
+            "status": Status::Reported.as_str(), "possible_duplicate_of": duplicate,
+        });
+        self.emit(&mut tx, "case.reported", &payload, now).await?;
         tx.commit().await?;
         Ok(CaseCreated {
             id,
@@ -1210,6 +1224,8 @@ impl App {
             tx.insert_case_photo(id, "after", file, mime, *bytes as i64, Some(event), now)
                 .await?;
         }
+        let mut final_status = to;
+        let mut final_holder = holder;
         // An accepted (or escalated) case goes straight to the default handler of its tier.
         if to == Status::Accepted {
             let (node, default) = self
@@ -1246,11 +1262,114 @@ impl App {
                             .to_string(),
                     })
                     .await?;
+                    final_status = Status::Dispatched;
+                    final_holder = Some(account);
                 }
             }
         }
+        // Tell the new holder, and whoever listens to webhooks.
+        if let Some(h) = final_holder
+            && final_holder != case.holder_account_id
+            && Some(h) != actor_id
+        {
+            let title = format!(
+                "案件 {} 已派给您 / case {} is yours",
+                case.number, case.number
+            );
+            tx.insert_notification(h, Some(id), "assigned", &title, &case.description, now)
+                .await?;
+        }
+        if unsatisfied && let Some(h) = final_holder {
+            let title = format!("案件 {} 居民不满意，需返工 / rework", case.number);
+            tx.insert_notification(h, Some(id), "rework", &title, reason, now)
+                .await?;
+        }
+        let payload = serde_json::json!({
+            "number": case.number, "action": action.as_str(), "from": from.as_str(),
+            "status": final_status.as_str(), "tier": tier.as_str(), "micro_grid": case.scope_code,
+        });
+        self.emit(&mut tx, "case.changed", &payload, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Gives the warnings that are due at `at`: yellow to the holder, red to the holder and the
+    /// community's general grid head, each once per clock; a red handling clock of a category
+    /// that climbs by itself escalates the case. Returns how many warnings were given.
+    pub async fn run_warnings(&self, at: Millis) -> Result<usize> {
+        let categories = self.category_list().await?;
+        let due = self.store.read().await?.cases_to_warn(at, 200).await?;
+        let mut given = 0;
+        for c in due {
+            let Some(deadline) = c.stage_deadline else {
+                continue;
+            };
+            let red = deadline <= at.0;
+            let level = if red { "red" } else { "yellow" };
+            let mut tx = self.store.write().await?;
+            if !tx.insert_alert(c.id, "stage", level, deadline, at).await? {
+                continue;
+            }
+            given += 1;
+            let stage = c.stage.clone().unwrap_or_default();
+            let (kind, title) = if red {
+                (
+                    "overdue",
+                    format!("案件 {} 已超时 / case {} is overdue", c.number, c.number),
+                )
+            } else {
+                (
+                    "warning",
+                    format!("案件 {} 即将到期 / case {} is due soon", c.number, c.number),
+                )
+            };
+            if let Some(h) = c.holder_account_id {
+                tx.insert_notification(h, Some(c.id), kind, &title, &c.description, at)
+                    .await?;
+            }
+            if red {
+                let community = tier_node(&c.scope_code, Tier::Community);
+                if let Some(head) = tx.staff_account(&community, "general_grid_head").await?
+                    && Some(head) != c.holder_account_id
+                {
+                    tx.insert_notification(head, Some(c.id), kind, &title, &c.description, at)
+                        .await?;
+                }
+            }
+            let event = if red { "case.overdue" } else { "case.warning" };
+            let payload = serde_json::json!({"number": c.number, "stage": stage, "deadline": deadline, "micro_grid": c.scope_code});
+            self.emit(&mut tx, event, &payload, at).await?;
+            tx.commit().await?;
+            let climbs = categories
+                .iter()
+                .find(|k| k.id == c.category_id)
+                .is_some_and(|k| k.auto_escalate);
+            let escalable = tier_of(&c.tier).ok().and_then(Tier::up).is_some()
+                && next(status_of(&c.status)?, Action::Escalate, false).is_ok();
+            if red && climbs && escalable && stage == "handle" {
+                let input = ActInput::default();
+                // Someone may act meanwhile: then the escalation waits for the next warning.
+                match self
+                    .transition(
+                        None,
+                        "系统 / system",
+                        c.id,
+                        c.version,
+                        Action::Escalate,
+                        "超时自动上报 / overdue: escalated",
+                        &input,
+                        None,
+                        &[],
+                        false,
+                    )
+                    .await
+                {
+                    Ok(()) | Err(AppError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(given)
     }
 
     /// The account `username`, which must be able to handle cases where the case is, and
@@ -1460,7 +1579,16 @@ impl App {
             })
             .collect();
         let status = status_of(&case.status)?;
+        let merged = match case.merged_into {
+            Some(t) => tx.case_by_id(t).await?,
+            None => None,
+        };
         Ok(TrackView {
+            merged_status_label: merged
+                .as_ref()
+                .and_then(|m| Status::parse(&m.status))
+                .map(Status::label_zh),
+            merged_into: merged.map(|m| m.number),
             category_name: categories
                 .iter()
                 .find(|k| k.id == case.category_id)

@@ -16,6 +16,7 @@ mod files;
 mod grid;
 mod map;
 mod map_io;
+mod notify;
 mod places;
 mod registry;
 mod registry_io;
@@ -43,6 +44,10 @@ pub use map::{
     MapState, NodeRef,
 };
 pub use map_io::ImportReport;
+pub use notify::{
+    CreatedWebhook, EVENTS, Inbox, NotificationView, OutboxView, WebhookInput, WebhookView,
+    backoff_ms, signature,
+};
 pub use places::{BUILDING_COLUMNS, HOUSEHOLD_COLUMNS, TableImportReport};
 pub use registry::{HouseholdSummary, HouseholdView, ResidentPatch, ResidentView, SensitiveField};
 pub use registry_io::{RESIDENT_COLUMNS, RegistryImportReport};

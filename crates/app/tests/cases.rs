@@ -4,7 +4,10 @@
 //! reporter's follow link and rating, escalation up to a department.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use app::{ActInput, App, AppError, CaseInput, Ctx, Origin, Photo, Settings};
+use common::{age, as_user};
 use domain::calendar::Day;
 use domain::case::{Action, Status, next};
 use store::testing;
@@ -27,16 +30,6 @@ async fn demo() -> (App, testing::TestDb) {
     app.seed_demo().await.unwrap();
     app.seed_demo_people(app::DemoSize::Small).await.unwrap();
     (app, db)
-}
-
-async fn as_user(app: &App, username: &str) -> Ctx {
-    let ok = app
-        .login(username, app::demo::DEMO_PASSWORD, Origin::default())
-        .await
-        .unwrap();
-    app.authenticate_session(&ok.token, Origin::default())
-        .await
-        .unwrap()
 }
 
 fn report(category: &str) -> CaseInput {
@@ -330,37 +323,7 @@ async fn a_case_climbs_to_the_department_and_turns_red_when_its_time_is_up() {
         .unwrap();
     assert_eq!(mine.items.len(), 1);
     // Time passes: move the stage clock six weeks back, as the weeks would.
-    let hour = 3_600_000;
-    let mut tx = db.store.write().await.unwrap();
-    let case = tx.case_by_id(created.id).await.unwrap().unwrap();
-    let change = store::CaseChange {
-        status: &case.status,
-        tier: &case.tier,
-        solved_tier: None,
-        holder_account_id: case.holder_account_id,
-        holder_node: case.holder_node.as_deref(),
-        stage: case.stage.as_deref(),
-        stage_unit: case.stage_unit.as_deref(),
-        stage_started_at: case.stage_started_at.map(|t| t - 1000 * hour),
-        stage_warn_at: case.stage_warn_at.map(|t| t - 1000 * hour),
-        stage_deadline: case.stage_deadline.map(|t| t - 1000 * hour),
-        case_warn_at: case.case_warn_at,
-        case_deadline: case.case_deadline,
-        paused_at: None,
-        supervised: false,
-        closure: None,
-        satisfaction: None,
-        satisfaction_comment: None,
-        merged_into: None,
-        closed_at: None,
-        now: domain::Millis(case.updated_at),
-    };
-    assert!(
-        tx.update_case(created.id, case.version, &change)
-            .await
-            .unwrap()
-    );
-    tx.commit().await.unwrap();
+    age(&db, created.id, 1000 * 3_600_000).await;
     let view = app.case(&dept, created.id).await.unwrap();
     assert_eq!(view.stage_clock, "red");
     let overdue = app

@@ -608,4 +608,25 @@ impl Tx {
         });
         Ok(rows)
     }
+
+    /// Open, running cases whose stage clock has passed its warning (or its deadline) without
+    /// the matching warning given yet, oldest first.
+    pub async fn cases_to_warn(&mut self, now: Millis, limit: i64) -> Result<Vec<CaseRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM case_record WHERE status NOT IN ('closed', 'rejected', 'merged') \
+             AND paused_at IS NULL AND stage_warn_at <= $1 AND NOT EXISTS (SELECT 1 FROM case_alert a \
+             WHERE a.case_id = case_record.id AND a.clock = 'stage' AND a.deadline = case_record.stage_deadline \
+             AND a.level = CASE WHEN case_record.stage_deadline <= $1 THEN 'red' ELSE 'yellow' END) \
+             ORDER BY id LIMIT $2"
+        ));
+        let rows = on!(self, c => {
+            let rows = sqlx::query(sql).bind(now.0).bind(limit).fetch_all(&mut *c).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(case_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
 }

@@ -12,6 +12,7 @@ pub mod crypto;
 mod error;
 mod grid;
 mod migrate;
+mod notify;
 mod registry;
 mod roster;
 pub mod testing;
@@ -27,6 +28,7 @@ pub use crypto::{CryptoError, FieldCipher};
 pub use error::StoreError;
 pub use grid::{GridNode, GridNodeInput, GridNodeVersion};
 pub use migrate::{MIGRATIONS, MigrateReport};
+pub use notify::{Delivery, NotificationRow, OutboxRow, WebhookRow};
 pub use registry::{
     BuildingRow, HouseholdAddressRow, HouseholdRow, ID_FIELD, NewBuilding, NewResident,
     PHONE_FIELD, ResidentRow, ResidentSearch,

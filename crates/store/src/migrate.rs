@@ -43,6 +43,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_cases.sql"),
         postgres: include_str!("../migrations/postgres/0005_cases.sql"),
     },
+    Migration {
+        version: 6,
+        name: "notifications",
+        sqlite: include_str!("../migrations/sqlite/0006_notifications.sql"),
+        postgres: include_str!("../migrations/postgres/0006_notifications.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -189,7 +189,28 @@
       if (b.checked) l.addTo(map); else map.removeLayer(l);
     });
   }
-  Promise.all(["micro_grid", "grid", "community", "street"].map(load))
+  // Open cases with a pin, coloured by their clock, for those who read cases.
+  function loadCases() {
+    var box = document.querySelector("input[name=cases]");
+    if (!box) return Promise.resolve();
+    var open = "reported,accepted,dispatched,in_progress,handled,verifying,rework,returned,extension_requested,parked";
+    return fetch("/api/v1/cases?limit=200&scope=" + encodeURIComponent(scope) + "&status=" + open, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+      .then(function (list) {
+        var tint = { green: "#1e7e34", yellow: "#d4a106", red: "#c8102e", paused: "#888", done: "#888" };
+        var group = L.layerGroup();
+        list.items.filter(function (c) { return c.lon != null && c.lat != null; }).forEach(function (c) {
+          L.circleMarker([c.lat, c.lon], { radius: 7, color: "#fff", weight: 2, fillColor: tint[c.clock] || "#555", fillOpacity: 0.95 })
+            .bindTooltip(c.category_name + " · " + c.status_label)
+            .on("click", function () { window.location.href = "/cases/" + c.id; })
+            .addTo(group);
+        });
+        layers.cases = group;
+        el.dataset.cases = String(group.getLayers().length);
+      });
+  }
+
+  Promise.all(["micro_grid", "grid", "community", "street"].map(load).concat([loadCases()]))
     .then(function () {
       redraw();
       if (!map.getCenter) return;

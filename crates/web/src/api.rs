@@ -4,7 +4,7 @@
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::middleware::SESSION_COOKIE;
-use crate::{AppState, api_cases, api_lists};
+use crate::{AppState, api_cases, api_lists, api_notify};
 use app::{
     AccountView, ApiKeyView, AuditView, CreatedApiKey, Ctx, DivisionFinding, GrantView,
     HouseholdSummary, HouseholdView, Location, MapFeature, NewAccountInput, NodeView,
@@ -772,7 +772,9 @@ impl utoipa::Modify for Security {
           crate::api_lists::export_households, crate::api_lists::import_households,
           crate::api_cases::list_categories, crate::api_cases::save_category, crate::api_cases::set_calendar_day,
           crate::api_cases::report_case, crate::api_cases::list_cases, crate::api_cases::get_case, crate::api_cases::act,
-          crate::api_cases::case_photo, crate::api_cases::track, crate::api_cases::rate, crate::api_cases::tracked_photo),
+          crate::api_cases::case_photo, crate::api_cases::track, crate::api_cases::rate, crate::api_cases::tracked_photo,
+          crate::api_notify::inbox, crate::api_notify::mark_read, crate::api_notify::webhooks, crate::api_notify::create_webhook,
+          crate::api_notify::set_active, crate::api_notify::outbox, crate::api_notify::retry),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
@@ -780,6 +782,7 @@ impl utoipa::Modify for Security {
          (name = "registry", description = "实有人口 / households and residents"),
          (name = "roster", description = "人员名册 / who serves where"),
          (name = "cases", description = "案件闭环 / the case loop"),
+         (name = "notifications", description = "消息与推送 / inbox and webhooks"),
          (name = "accounts", description = "账户与授权 / accounts and roles"), (name = "apikeys", description = "API 密钥 / API keys"),
          (name = "audit", description = "审计日志 / audit log"), (name = "system", description = "系统 / system"))
 )]
@@ -878,6 +881,18 @@ pub fn routes() -> Router<AppState> {
             "/track/{number}/photos/{photo}",
             get(api_cases::tracked_photo),
         )
+        .route("/notifications", get(api_notify::inbox))
+        .route("/notifications/read", post(api_notify::mark_read))
+        .route(
+            "/webhooks",
+            get(api_notify::webhooks).post(api_notify::create_webhook),
+        )
+        .route(
+            "/webhooks/{id}/active",
+            axum::routing::put(api_notify::set_active),
+        )
+        .route("/outbox", get(api_notify::outbox))
+        .route("/outbox/{id}/retry", post(api_notify::retry))
         .route("/audit", get(audit))
         .route("/system", get(system))
 }

@@ -5,6 +5,7 @@
 mod api;
 mod api_cases;
 mod api_lists;
+mod api_notify;
 mod assets;
 mod error;
 mod i18n;

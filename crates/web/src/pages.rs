@@ -75,9 +75,10 @@ struct Flash {
 impl Page {
     fn layout(&self, title_key: &str, flash: Flash) -> Layout {
         let tr = self.tr;
-        let items: [(&str, &str, Option<Permission>); 14] = [
+        let items: [(&str, &str, Option<Permission>); 16] = [
             ("/", "nav.home", None),
             ("/cases", "nav.cases", Some(Permission::ReadCases)),
+            ("/inbox", "nav.inbox", Some(Permission::UseWorkspace)),
             ("/map", "nav.map", Some(Permission::ReadGrid)),
             ("/grid", "nav.grid", Some(Permission::ReadGrid)),
             ("/grid/check", "nav.check", Some(Permission::ReadGrid)),
@@ -103,6 +104,11 @@ impl Page {
             (
                 "/admin/system",
                 "nav.system",
+                Some(Permission::ConfigureSystem),
+            ),
+            (
+                "/admin/webhooks",
+                "nav.webhooks",
                 Some(Permission::ConfigureSystem),
             ),
             ("/api/docs", "nav.apidocs", None),
@@ -390,6 +396,7 @@ struct MapTemplate {
     kinds_json: String,
     levels_json: String,
     can_edit: bool,
+    can_read_cases: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -441,6 +448,8 @@ async fn map_page(
         levels_json: serde_json::Value::Object(levels).to_string(),
         can_edit: domain::GridCode::parse(&scope)
             .is_ok_and(|s| access::allows(&page.ctx.grants, Permission::EditGrid, &s)),
+        can_read_cases: domain::GridCode::parse(&scope)
+            .is_ok_and(|s| access::allows(&page.ctx.grants, Permission::ReadCases, &s)),
     })
 }
 
@@ -1080,6 +1089,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/track", get(track_lookup))
         .route("/track/{number}", get(track_page))
+        .route("/inbox", get(inbox_page))
+        .route("/inbox/read", post(inbox_read))
+        .route("/admin/webhooks", get(webhooks_page).post(create_webhook))
+        .route("/admin/outbox/{id}/retry", post(retry_delivery))
         .route("/cases", get(cases_page))
         .route("/cases/new", get(new_case_page))
         .route("/cases/{id}", get(case_page))
@@ -1700,4 +1713,105 @@ async fn case_page(State(state): State<AppState>, page: Page, Path(id): Path<i64
         }
         Err(e) => page.fail(e),
     }
+}
+
+// ---- the inbox, webhooks -------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxTemplate {
+    l: Layout,
+    inbox: app::Inbox,
+}
+
+async fn inbox_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(flash): ApiQuery<Flash>,
+) -> Response {
+    match state.app.inbox(&page.ctx, None).await {
+        Ok(inbox) => render(&InboxTemplate {
+            l: page.layout("nav.inbox", flash),
+            inbox,
+        }),
+        Err(e) => page.fail(e),
+    }
+}
+
+async fn inbox_read(State(state): State<AppState>, page: Page) -> Response {
+    let outcome = state.app.mark_read(&page.ctx, None).await.map(|_| ());
+    back(page.tr, "/inbox", outcome)
+}
+
+#[derive(Template)]
+#[template(path = "webhooks.html")]
+struct WebhooksTemplate {
+    l: Layout,
+    webhooks: Vec<app::WebhookView>,
+    outbox: Vec<app::OutboxView>,
+    secret: Option<String>,
+}
+
+async fn webhooks_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(flash): ApiQuery<Flash>,
+) -> Response {
+    webhooks_view(&state, page, flash, None).await
+}
+
+async fn webhooks_view(
+    state: &AppState,
+    page: Page,
+    flash: Flash,
+    secret: Option<String>,
+) -> Response {
+    let webhooks = match state.app.webhooks(&page.ctx).await {
+        Ok(w) => w,
+        Err(e) => return page.fail(e),
+    };
+    let outbox = match state.app.outbox(&page.ctx, None).await {
+        Ok(o) => o,
+        Err(e) => return page.fail(e),
+    };
+    render(&WebhooksTemplate {
+        l: page.layout("nav.webhooks", flash),
+        webhooks,
+        outbox,
+        secret,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct WebhookForm {
+    name: String,
+    url: String,
+    #[serde(default)]
+    events: String,
+}
+
+async fn create_webhook(
+    State(state): State<AppState>,
+    page: Page,
+    ApiForm(f): ApiForm<WebhookForm>,
+) -> Response {
+    let input = app::WebhookInput {
+        name: f.name,
+        url: f.url,
+        events: Some(f.events),
+    };
+    match state.app.create_webhook(&page.ctx, &input).await {
+        // The secret is shown on this answer only, never in a URL.
+        Ok(created) => webhooks_view(&state, page, Flash::default(), Some(created.secret)).await,
+        Err(e) => back(page.tr, "/admin/webhooks", Err(e)),
+    }
+}
+
+async fn retry_delivery(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> Response {
+    let outcome = state.app.retry_delivery(&page.ctx, id).await;
+    back(page.tr, "/admin/webhooks", outcome)
 }

@@ -26,6 +26,9 @@ struct Targets {
     /// A case in one of the scope's micro-grids, with a photo.
     case: i64,
     photo: i64,
+    /// A webhook, and a delivery waiting in its outbox.
+    webhook: i64,
+    delivery: i64,
 }
 
 /// A tiny valid PNG (1×1).
@@ -132,7 +135,22 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
         .export_map(&Ctx::cli(), &format!("{scope}001001"))
         .await
         .unwrap();
+    let webhook = t
+        .app
+        .create_webhook(
+            &Ctx::cli(),
+            &app::WebhookInput {
+                name: format!("hook {tag}"),
+                url: "http://127.0.0.1:9/hook".into(),
+                events: None,
+            },
+        )
+        .await
+        .unwrap()
+        .webhook
+        .id;
     let made_case = make_case(t, &format!("{scope}001001")).await;
+    let delivery = t.app.outbox(&Ctx::cli(), Some("pending")).await.unwrap()[0].id;
     // A building the household imports of the walk go into.
     let buildings = format!(
         "{}\n{scope}001001,走查路,{scope}号,,1栋,,,",
@@ -153,6 +171,8 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
         staff: make_staff(t, scope).await,
         case: made_case.0,
         photo: made_case.1,
+        webhook,
+        delivery,
     }
 }
 
@@ -174,7 +194,10 @@ fn api_permission(method: &Method, path: &str) -> Option<Permission> {
         | "/api/v1/registry/buildings/import"
         | "/api/v1/registry/households/import" => Some(Permission::EditRegistry),
         "/api/v1/registry/tags/{code}" => Some(Permission::ConfigureCatalog),
-        "/api/v1/categories" => None,
+        "/api/v1/categories" | "/api/v1/notifications" | "/api/v1/notifications/read" => None,
+        p if p.starts_with("/api/v1/webhooks") || p.starts_with("/api/v1/outbox") => {
+            Some(Permission::ConfigureSystem)
+        }
         "/api/v1/categories/{code}" | "/api/v1/calendar/{day}" => {
             Some(Permission::ConfigureCatalog)
         }
@@ -219,6 +242,10 @@ fn api_request(
                 t.staff
             } else if path.starts_with("/api/v1/cases") {
                 t.case
+            } else if path.starts_with("/api/v1/webhooks") {
+                t.webhook
+            } else if path.starts_with("/api/v1/outbox") {
+                t.delivery
             } else {
                 t.victim
             }
@@ -236,6 +263,11 @@ fn api_request(
             Some(json!({"action": "comment", "version": 0, "reason": format!("走查 {who}")}))
         }
         ("PUT", "/api/v1/calendar/{day}") => Some(json!({"kind": "holiday", "note": "走查"})),
+        ("POST", "/api/v1/notifications/read") => Some(json!({})),
+        ("POST", "/api/v1/webhooks") => {
+            Some(json!({"name": format!("walk {who}"), "url": "http://127.0.0.1:9/walk"}))
+        }
+        ("PUT", "/api/v1/webhooks/{id}/active") => Some(json!({"active": true})),
         ("PUT", "/api/v1/categories/{code}") => Some(json!({
             "name": "其他", "need_type": "expression", "handler": "micro_grid_worker", "tier": "micro_grid",
             "limits": {
@@ -407,6 +439,10 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                         | "/api/v1/registry/tags/{code}"
                         | "/api/v1/categories/{code}"
                         | "/api/v1/calendar/{day}"
+                        | "/api/v1/webhooks"
+                        | "/api/v1/webhooks/{id}/active"
+                        | "/api/v1/outbox"
+                        | "/api/v1/outbox/{id}/retry"
                 );
                 let allowed = match api_permission(method, path) {
                     None => true,
@@ -599,6 +635,28 @@ const PAGES: &[PageRoute] = &[
         Some(Permission::ReadCases),
         true,
         &[],
+    ),
+    ("GET", "/inbox", Some(Permission::UseWorkspace), false, &[]),
+    (
+        "POST",
+        "/inbox/read",
+        Some(Permission::UseWorkspace),
+        false,
+        &[],
+    ),
+    (
+        "GET",
+        "/admin/webhooks",
+        Some(Permission::ConfigureSystem),
+        false,
+        &[],
+    ),
+    (
+        "POST",
+        "/admin/webhooks",
+        Some(Permission::ConfigureSystem),
+        false,
+        &[("name", "页面 {who}"), ("url", "http://127.0.0.1:9/page")],
     ),
     (
         "GET",

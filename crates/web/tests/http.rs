@@ -546,3 +546,116 @@ async fn an_address_routes_to_its_building_and_micro_grid() {
         .await;
     assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// A 1×1 PNG, base64.
+const PNG_B64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+#[tokio::test]
+async fn a_resident_reports_and_follows_the_case_without_an_account() {
+    let t = spawn().await;
+    let report = json!({"category": "sg.sanitation", "description": "路灯不亮", "micro_grid": "510115001001001001",
+        "reporter_phone": "13900001234", "photos": [format!("data:image/png;base64,{PNG_B64}")]});
+    let r = t
+        .api(None, Method::POST, "/report", Some(report.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let created = r.json();
+    let number = created["number"].as_str().unwrap().to_owned();
+    let token = created["follow_token"].as_str().unwrap().to_owned();
+    assert_eq!(created["micro_grid"]["code"], "510115001001001001");
+
+    let followed = t
+        .api(
+            None,
+            Method::GET,
+            &format!("/api/v1/track/{number}?t={token}"),
+            None,
+        )
+        .await;
+    assert_eq!(followed.status, StatusCode::OK);
+    assert_eq!(followed.json()["status"], "reported");
+    let by_phone = t
+        .api(
+            None,
+            Method::GET,
+            &format!("/api/v1/track/{number}?last4=1234"),
+            None,
+        )
+        .await;
+    assert_eq!(by_phone.status, StatusCode::OK);
+    for forged in [
+        format!("t={}", "0".repeat(32)),
+        "last4=0000".into(),
+        String::new(),
+    ] {
+        let r = t
+            .api(
+                None,
+                Method::GET,
+                &format!("/api/v1/track/{number}?{forged}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{forged}");
+        assert_eq!(r.json()["code"], "not_found");
+    }
+    let photo = followed.json()["photos"][0]["id"].as_i64().unwrap();
+    let image = t
+        .api(
+            None,
+            Method::GET,
+            &format!("/api/v1/track/{number}/photos/{photo}?t={token}"),
+            None,
+        )
+        .await;
+    assert_eq!(image.status, StatusCode::OK);
+    assert_eq!(image.headers[header::CONTENT_TYPE], "image/png");
+    let page = t
+        .api(
+            None,
+            Method::GET,
+            &format!("/track/{number}?t={token}"),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains(&number));
+    // Nothing to rate before it is handled.
+    let early = t
+        .api(
+            None,
+            Method::POST,
+            &format!("/api/v1/track/{number}/rating?t={token}"),
+            Some(json!({"satisfaction": "satisfied"})),
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::CONFLICT);
+
+    // A file that is not an image, a forged case number, no category: 4xx with the field named.
+    let mut bad = report.clone();
+    bad["photos"] = json!(["JVBERi0xLjcK"]);
+    let r = t.api(None, Method::POST, "/report", Some(bad)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["field"], "photos");
+    let mut outside = report.clone();
+    outside["micro_grid"] = json!(null);
+    outside["lon"] = json!(100.0);
+    outside["lat"] = json!(20.0);
+    let r = t.api(None, Method::POST, "/report", Some(outside)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = t
+        .api(
+            None,
+            Method::GET,
+            "/api/v1/track/510115001-2026-999999?t=x",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // The resident page itself needs no account and knows the micro-grid from its QR code.
+    let page = t
+        .api(None, Method::GET, "/report?grid=510115001001001001", None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("和平社区1-1号微网格"));
+}

@@ -596,9 +596,18 @@ async fn serve(settings: &Settings, app: App, demo: bool) -> Result<(), Failure>
     app.refresh_map().await?;
     let sweeper = tokio::spawn(sweep_idle_sessions(app.clone()));
     let map_watch = tokio::spawn(watch_map(app.clone()));
+    let worker = format!(
+        "{}-{}",
+        std::process::id(),
+        app::random_hex(4).unwrap_or_default()
+    );
+    let warnings = tokio::spawn(give_warnings(app.clone(), worker.clone()));
+    let deliveries = tokio::spawn(deliver_webhooks(app.clone(), worker));
     let result = web::serve(listener, state, shutdown_signal()).await;
     sweeper.abort();
     map_watch.abort();
+    warnings.abort();
+    deliveries.abort();
     app.store.close().await;
     tracing::info!("stopped");
     result.map_err(Failure::Serve)
@@ -611,6 +620,35 @@ async fn sweep_idle_sessions(app: App) {
         tick.tick().await;
         if let Err(e) = app.sweep_sessions().await {
             tracing::warn!(error = %e, "could not remove idle sessions");
+        }
+    }
+}
+
+/// Gives the deadline warnings, on the one server that holds the job's lease for the minute.
+async fn give_warnings(app: App, worker: String) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        let at = app::now();
+        match app.take_lease("warnings", &worker, 25_000, at).await {
+            Ok(true) => match app.run_warnings(at).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(warnings = n, "deadline warnings given"),
+                Err(e) => tracing::warn!(error = %e, "could not give deadline warnings"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not take the warnings lease"),
+        }
+    }
+}
+
+/// Posts the outbox's due webhook deliveries; every server may, each delivery is claimed once.
+async fn deliver_webhooks(app: App, worker: String) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.deliver_due(&worker, app::now()).await {
+            tracing::warn!(error = %e, "could not deliver webhooks");
         }
     }
 }

@@ -1,0 +1,340 @@
+//! Warnings and webhooks, on the engine `WEIGE_TEST_DATABASE` names: each warning once (also
+//! with two servers), red reaching the supervisor and escalating, and every event delivered
+//! once to a receiver that is down for a while, across a restart of Weige and with two workers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use app::{App, CaseInput, Ctx, Settings, WebhookInput};
+use common::{age, as_user};
+use domain::Millis;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use store::testing;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const MICRO: &str = "510115001001001001";
+
+async fn demo() -> (App, testing::TestDb) {
+    let db = testing::fresh().await;
+    let app = App::new(db.store.clone(), Settings::default())
+        .with_cipher(store::FieldCipher::from_hex(&"55".repeat(32)).unwrap());
+    app.seed_demo().await.unwrap();
+    app.seed_demo_people(app::DemoSize::Small).await.unwrap();
+    (app, db)
+}
+
+async fn new_case(app: &App) -> app::CaseCreated {
+    let input = CaseInput {
+        category: "sg.sanitation".into(),
+        description: "垃圾桶满溢".into(),
+        micro_grid: Some(MICRO.into()),
+        ..Default::default()
+    };
+    app.report_case(&Ctx::cli(), &input, Vec::new())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn warnings_come_once_red_reaches_the_supervisor_and_the_case_climbs() {
+    let (app, db) = demo().await;
+    // The community's general grid head (the small demo seeds only the grid's roster).
+    app.add_staff(
+        &Ctx::cli(),
+        &app::StaffInput {
+            node: "510115001001".into(),
+            duty: "总网格长".into(),
+            name: "张伟".into(),
+            username: Some("head".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let case = new_case(&app).await;
+    let micro = as_user(&app, "micro").await;
+    let version = app.case(&micro, case.id).await.unwrap().summary.version;
+    let accept = app::ActInput {
+        action: "accept".into(),
+        version,
+        ..Default::default()
+    };
+    app.act(&micro, case.id, &accept, Vec::new()).await.unwrap();
+    let view = app.case(&micro, case.id).await.unwrap();
+    let (warn, deadline) = (
+        view.stage_warn_at.unwrap(),
+        view.summary.stage_deadline.unwrap(),
+    );
+    let now = app::now().0;
+
+    // Past the warning share, not the deadline: yellow, to the holder, once — even when two
+    // servers look at the same moment.
+    age(&db, case.id, warn - now + 1_000).await;
+    let other = app.clone();
+    let (a, b) = tokio::join!(
+        app.run_warnings(Millis(now)),
+        other.run_warnings(Millis(now))
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 0);
+    let inbox = app.inbox(&micro, None).await.unwrap();
+    assert!(inbox.items.iter().any(|n| n.kind == "warning"), "{inbox:?}");
+
+    // Past the deadline: red, to the holder and the community's general grid head; sanitation
+    // climbs by itself, so the case goes up to the grid.
+    age(&db, case.id, deadline - warn + 1_000).await;
+    assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 1);
+    let head = as_user(&app, "head").await;
+    assert!(
+        app.inbox(&head, None)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|n| n.kind == "overdue")
+    );
+    assert!(
+        app.inbox(&micro, None)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|n| n.kind == "overdue")
+    );
+    let view = app.case(&Ctx::cli(), case.id).await.unwrap();
+    assert_eq!(view.summary.tier, "grid");
+    assert!(
+        view.history
+            .iter()
+            .any(|e| e.action == "escalate" && e.actor.contains("system"))
+    );
+    let grid = as_user(&app, "grid").await;
+    assert!(
+        app.inbox(&grid, None)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|n| n.kind == "assigned")
+    );
+    assert!(app.mark_read(&grid, None).await.unwrap() >= 1);
+    assert_eq!(app.inbox(&grid, None).await.unwrap().unread, 0);
+}
+
+/// One request the receiver saw: (delivery id, status answered, signature, timestamp, body).
+type Seen = (i64, u16, String, i64, String);
+
+/// A webhook receiver that answers 503 while down and 200 while up, and remembers every
+/// request: (delivery id, status answered, signature, timestamp, body).
+struct Receiver {
+    port: u16,
+    up: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+async fn receiver() -> Receiver {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let up = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (up2, seen2) = (up.clone(), seen.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let (up, seen) = (up2.clone(), seen2.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head, body) = loop {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(i) = text.find("\r\n\r\n") {
+                        let head = text[..i].to_owned();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= i + 4 + len {
+                            break (
+                                head,
+                                String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).to_string(),
+                            );
+                        }
+                    }
+                };
+                let header = |name: &str| {
+                    head.lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_owned())
+                        })
+                        .unwrap_or_default()
+                };
+                let code = if up.load(Ordering::SeqCst) { 200 } else { 503 };
+                seen.lock().unwrap().push((
+                    header("x-weige-delivery").parse().unwrap_or(-1),
+                    code,
+                    header("x-weige-signature"),
+                    header("x-weige-timestamp").parse().unwrap_or(0),
+                    body,
+                ));
+                let reply =
+                    format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = s.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    Receiver { port, up, seen }
+}
+
+#[tokio::test]
+async fn every_event_reaches_a_receiver_that_was_down_once_also_across_a_restart() {
+    let (app, db) = demo().await;
+    let r = receiver().await;
+    let created = app
+        .create_webhook(
+            &Ctx::cli(),
+            &WebhookInput {
+                name: "区平台".into(),
+                url: format!("http://127.0.0.1:{}/hook", r.port),
+                events: Some("*".into()),
+            },
+        )
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        new_case(&app).await;
+    }
+    let events = app
+        .outbox(&Ctx::cli(), Some("pending"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(events, 3, "one case.reported each");
+
+    // The receiver is down: every try fails and is put off.
+    let t0 = app::now().0;
+    assert_eq!(app.deliver_due("w1", Millis(t0)).await.unwrap(), 0);
+    let pending = app.outbox(&Ctx::cli(), Some("pending")).await.unwrap();
+    assert!(pending.iter().all(|o| o.attempts == 1 && o.next_at > t0));
+    assert_eq!(
+        app.deliver_due("w1", Millis(t0 + 1_000)).await.unwrap(),
+        0,
+        "not due yet"
+    );
+
+    // Weige restarts (a new process on the same database); the receiver comes back; two workers
+    // deliver at once.
+    let restarted = App::new(db.store.clone(), Settings::default())
+        .with_cipher(store::FieldCipher::from_hex(&"55".repeat(32)).unwrap());
+    r.up.store(true, Ordering::SeqCst);
+    let later = Millis(t0 + 6_000);
+    let (a, b) = tokio::join!(
+        restarted.deliver_due("w2", later),
+        restarted.deliver_due("w3", later)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 3);
+    assert_eq!(
+        restarted
+            .deliver_due("w2", Millis(t0 + 60_000))
+            .await
+            .unwrap(),
+        0
+    );
+
+    let seen = r.seen.lock().unwrap().clone();
+    let ok: Vec<i64> = seen.iter().filter(|s| s.1 == 200).map(|s| s.0).collect();
+    let mut unique = ok.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(ok.len(), 3, "each delivered once: {seen:?}");
+    assert_eq!(unique.len(), 3);
+    // Every request is signed with the webhook's secret over its timestamp and body.
+    for (_, _, sig, ts, body) in &seen {
+        assert_eq!(sig, &app::signature(&created.secret, *ts, body));
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["event"], "case.reported");
+    }
+    assert!(
+        app.outbox(&Ctx::cli(), Some("delivered"))
+            .await
+            .unwrap()
+            .len()
+            == 3
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_that_never_gets_through_dies_and_can_be_sent_again() {
+    let (app, _db) = demo().await;
+    // A port nobody listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    app.create_webhook(
+        &Ctx::cli(),
+        &WebhookInput {
+            name: "gone".into(),
+            url: format!("http://127.0.0.1:{closed}/"),
+            events: Some("case.reported".into()),
+        },
+    )
+    .await
+    .unwrap();
+    new_case(&app).await;
+    let mut at = app::now().0;
+    for attempt in 0..10 {
+        app.deliver_due("w", Millis(at)).await.unwrap();
+        at += app::backoff_ms(attempt) + 1;
+    }
+    let dead = app.outbox(&Ctx::cli(), Some("dead")).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attempts, 10);
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("connect"))
+    );
+    app.retry_delivery(&Ctx::cli(), dead[0].id).await.unwrap();
+    assert_eq!(
+        app.outbox(&Ctx::cli(), Some("pending"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Bad webhooks are refused.
+    for (url, field) in [
+        ("https://x/", "url"),
+        ("ftp://x", "url"),
+        ("http://", "url"),
+    ] {
+        let got = app
+            .create_webhook(
+                &Ctx::cli(),
+                &WebhookInput {
+                    name: "x".into(),
+                    url: url.into(),
+                    events: None,
+                },
+            )
+            .await;
+        assert!(
+            matches!(got, Err(app::AppError::Invalid { field: f, .. }) if f == field),
+            "{url}"
+        );
+    }
+}
