@@ -129,3 +129,42 @@ test("the worker escalates, the grid worker summons a department, the time runs 
   await w.close();
   await g.close();
 });
+
+test("the street admin sets a category's limit and a holiday; the dispatch queue accepts two reports at once", async () => {
+  const admin = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await login(admin, weige.url, "admin");
+  await admin.goto(`${weige.url}/admin/categories/sg.policy_question`);
+  await admin.fill("#l-handle", "4");
+  await Promise.all([admin.waitForLoadState("load"), admin.click("[data-testid=category-form] button[type=submit]")]);
+  assert.match(await admin.textContent("[data-testid=category][data-code='sg.policy_question']"), /4 工作日/);
+  await admin.goto(`${weige.url}/admin/calendar?year=2027`);
+  await admin.fill("#d-day", "2027-01-01");
+  await Promise.all([admin.waitForLoadState("load"), admin.click("[data-testid=calendar-form] button[type=submit]")]);
+  assert.equal(await admin.locator("[data-testid=calendar-day][data-day='2027-01-01']").count(), 1);
+
+  const staff = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await login(staff, weige.url, "community");
+  const numbers = await staff.evaluate(async (micro) => {
+    const out = [];
+    for (const text of ["政策咨询：独生子女奖励", "政策咨询：养老补贴"]) {
+      const r = await fetch("/report", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
+        body: JSON.stringify({ category: "sg.policy_question", description: text, micro_grid: micro }),
+      });
+      out.push((await r.json()).number);
+    }
+    return out;
+  }, MICRO);
+  await staff.goto(`${weige.url}/cases?view=all&status=reported`);
+  for (const n of numbers) await staff.check(`.bulk-pick[aria-label="${n}"]`);
+  await staff.selectOption("#bulk-action", "accept");
+  await staff.click("#bulk-form button[type=submit]");
+  await staff.waitForSelector("[data-testid=bulk-done]");
+  await staff.goto(`${weige.url}/cases?view=all&status=dispatched`);
+  for (const n of numbers) {
+    assert.equal(await staff.locator(`[data-testid=case][data-number="${n}"]`).count(), 1, `${n} accepted and dispatched`);
+  }
+  await admin.close();
+  await staff.close();
+});

@@ -119,6 +119,38 @@
     });
   }
 
+  // Bulk actions on the dispatch queue: the action goes to each chosen case in turn, with the
+  // version the list showed; what could not be done (changed meanwhile, not allowed) is named.
+  var bulk = document.getElementById("bulk-form");
+  if (bulk) {
+    var all = document.getElementById("bulk-all");
+    all.addEventListener("change", function () {
+      document.querySelectorAll(".bulk-pick").forEach(function (b) { b.checked = all.checked; });
+    });
+    bulk.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var out = document.getElementById("bulk-result");
+      var picked = Array.prototype.slice.call(document.querySelectorAll(".bulk-pick:checked"));
+      var f = bulk.elements;
+      var done = 0, failed = [];
+      out.className = "muted";
+      out.textContent = "… 0/" + picked.length;
+      picked.reduce(function (chain, box) {
+        return chain.then(function () {
+          var body = { action: f.action.value, version: Number(box.getAttribute("data-version")), reason: f.reason.value };
+          if (f.to.value) body.to = f.to.value;
+          return send("/api/v1/cases/" + box.value + "/actions", body).then(function (r) {
+            if (r.ok) done += 1; else failed.push(box.getAttribute("aria-label") + ": " + r.body.message);
+            out.textContent = "… " + (done + failed.length) + "/" + picked.length;
+          });
+        });
+      }, Promise.resolve()).then(function () {
+        show(out, failed.length === 0, done + " ✓" + (failed.length ? "\n" + failed.join("\n") : ""), failed.length ? "bulk-partial" : "bulk-done");
+        if (!failed.length) window.setTimeout(function () { window.location.reload(); }, 600);
+      });
+    });
+  }
+
   var rate = document.getElementById("rate-form");
   if (rate) {
     rate.addEventListener("submit", function (e) {

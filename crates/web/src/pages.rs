@@ -75,7 +75,7 @@ struct Flash {
 impl Page {
     fn layout(&self, title_key: &str, flash: Flash) -> Layout {
         let tr = self.tr;
-        let items: [(&str, &str, Option<Permission>); 16] = [
+        let items: [(&str, &str, Option<Permission>); 18] = [
             ("/", "nav.home", None),
             ("/cases", "nav.cases", Some(Permission::ReadCases)),
             ("/inbox", "nav.inbox", Some(Permission::UseWorkspace)),
@@ -110,6 +110,16 @@ impl Page {
                 "/admin/webhooks",
                 "nav.webhooks",
                 Some(Permission::ConfigureSystem),
+            ),
+            (
+                "/admin/categories",
+                "nav.categories",
+                Some(Permission::ConfigureCatalog),
+            ),
+            (
+                "/admin/calendar",
+                "nav.calendar",
+                Some(Permission::ConfigureCatalog),
             ),
             ("/api/docs", "nav.apidocs", None),
         ];
@@ -1089,6 +1099,12 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/track", get(track_lookup))
         .route("/track/{number}", get(track_page))
+        .route("/admin/categories", get(categories_page))
+        .route(
+            "/admin/categories/{code}",
+            get(category_page).post(save_category),
+        )
+        .route("/admin/calendar", get(calendar_page).post(set_calendar_day))
         .route("/inbox", get(inbox_page))
         .route("/inbox/read", post(inbox_read))
         .route("/admin/webhooks", get(webhooks_page).post(create_webhook))
@@ -1571,6 +1587,7 @@ struct CasesTemplate {
     next_before: Option<i64>,
     more_link: String,
     can_report: bool,
+    can_dispatch: bool,
     statuses: Vec<(&'static str, &'static str)>,
     tiers: Vec<(&'static str, &'static str)>,
     channels: Vec<(&'static str, &'static str)>,
@@ -1653,6 +1670,8 @@ async fn cases_page(
     );
     render(&CasesTemplate {
         can_report: access::allows_somewhere(&page.ctx.grants, Permission::ReportCase),
+        can_dispatch: domain::GridCode::parse(&scope)
+            .is_ok_and(|s| access::allows(&page.ctx.grants, Permission::DispatchCase, &s)),
         l: page.layout("nav.cases", Flash::default()),
         scope_name: node.name,
         view,
@@ -1814,4 +1833,299 @@ async fn retry_delivery(
 ) -> Response {
     let outcome = state.app.retry_delivery(&page.ctx, id).await;
     back(page.tr, "/admin/webhooks", outcome)
+}
+
+// ---- categories and the working calendar (street admin) ------------------------------------
+
+fn unit_options() -> Vec<(&'static str, &'static str)> {
+    domain::calendar::LimitUnit::ALL
+        .into_iter()
+        .map(|u| (u.as_str(), u.label_zh()))
+        .collect()
+}
+
+fn tier_options() -> Vec<(&'static str, &'static str)> {
+    domain::case::Tier::ALL
+        .into_iter()
+        .map(|t| (t.as_str(), t.label_zh()))
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "categories.html")]
+struct CategoriesTemplate {
+    l: Layout,
+    groups: Vec<(String, Vec<app::CategoryView>)>,
+}
+
+impl CategoriesTemplate {
+    fn handler_label(&self, h: &str) -> &'static str {
+        app::HANDLERS
+            .iter()
+            .find(|(k, _)| *k == h)
+            .map_or("", |(_, v)| v)
+    }
+    fn tier_label(&self, t: &str) -> &'static str {
+        domain::case::Tier::parse(t).map_or("", domain::case::Tier::label_zh)
+    }
+    fn unit_label(&self, u: &domain::calendar::LimitUnit) -> &'static str {
+        u.label_zh()
+    }
+}
+
+async fn categories_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(flash): ApiQuery<Flash>,
+) -> Response {
+    if let Err(e) = state
+        .app
+        .require_anywhere(&page.ctx, Permission::ConfigureCatalog, "categories")
+        .await
+    {
+        return page.fail(e);
+    }
+    let all = match state.app.category_list().await {
+        Ok(a) => a,
+        Err(e) => return page.fail(e),
+    };
+    let mut groups: Vec<(String, Vec<app::CategoryView>)> = Vec::new();
+    for g in all.iter().filter(|c| c.is_group()) {
+        let leaves: Vec<app::CategoryView> = all
+            .iter()
+            .filter(|c| !c.is_group() && c.parent.as_deref() == Some(g.code.as_str()))
+            .cloned()
+            .collect();
+        if !leaves.is_empty() {
+            groups.push((g.name.clone(), leaves));
+        }
+    }
+    render(&CategoriesTemplate {
+        l: page.layout("nav.categories", flash),
+        groups,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "category.html")]
+struct CategoryTemplate {
+    l: Layout,
+    c: app::CategoryView,
+    needs: Vec<(&'static str, &'static str)>,
+    handlers: Vec<(&'static str, &'static str)>,
+    tiers: Vec<(&'static str, &'static str)>,
+    units: Vec<(&'static str, &'static str)>,
+    /// (stage, label, amount, unit)
+    stages: Vec<(&'static str, &'static str, u32, &'static str)>,
+}
+
+async fn category_page(
+    State(state): State<AppState>,
+    page: Page,
+    Path(code): Path<String>,
+) -> Response {
+    if let Err(e) = state
+        .app
+        .require_anywhere(
+            &page.ctx,
+            Permission::ConfigureCatalog,
+            &format!("category {code}"),
+        )
+        .await
+    {
+        return page.fail(e);
+    }
+    let c = match state.app.category_list().await {
+        Ok(all) => match all.into_iter().find(|c| c.code == code) {
+            Some(c) => c,
+            None => return page.fail(AppError::NotFound("category")),
+        },
+        Err(e) => return page.fail(e),
+    };
+    let labels = [
+        ("accept", "受理时限"),
+        ("dispatch", "派遣时限"),
+        ("handle", "处置时限"),
+        ("verify", "核查时限"),
+        ("case", "全案时限"),
+    ];
+    let stages = labels
+        .into_iter()
+        .filter_map(|(s, label)| {
+            c.limits
+                .of_stage(s)
+                .map(|l| (s, label, l.amount, l.unit.as_str()))
+        })
+        .collect();
+    render(&CategoryTemplate {
+        l: page.layout("nav.categories", Flash::default()),
+        needs: app::NEED_TYPES.to_vec(),
+        handlers: app::HANDLERS.to_vec(),
+        tiers: tier_options(),
+        units: unit_options(),
+        stages,
+        c,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct CategoryForm {
+    name: String,
+    #[serde(default)]
+    need_type: String,
+    handler: String,
+    tier: String,
+    accept_amount: u32,
+    accept_unit: String,
+    dispatch_amount: u32,
+    dispatch_unit: String,
+    handle_amount: u32,
+    handle_unit: String,
+    verify_amount: u32,
+    verify_unit: String,
+    case_amount: u32,
+    case_unit: String,
+    warn_share: f64,
+    #[serde(default)]
+    auto_escalate: Option<String>,
+    #[serde(default)]
+    active: Option<String>,
+    #[serde(default)]
+    closing_conditions: String,
+}
+
+async fn save_category(
+    State(state): State<AppState>,
+    page: Page,
+    Path(code): Path<String>,
+    ApiForm(f): ApiForm<CategoryForm>,
+) -> Response {
+    let limit = |amount: u32, unit: &str| -> Result<domain::calendar::Limit, AppError> {
+        Ok(domain::calendar::Limit {
+            amount,
+            unit: domain::calendar::LimitUnit::parse(unit)
+                .ok_or_else(|| AppError::invalid("limits", "未知时限单位 / unknown unit"))?,
+        })
+    };
+    let limits = (|| -> Result<app::Limits, AppError> {
+        Ok(app::Limits {
+            accept: limit(f.accept_amount, &f.accept_unit)?,
+            dispatch: limit(f.dispatch_amount, &f.dispatch_unit)?,
+            handle: limit(f.handle_amount, &f.handle_unit)?,
+            verify: limit(f.verify_amount, &f.verify_unit)?,
+            case: limit(f.case_amount, &f.case_unit)?,
+        })
+    })();
+    let back_to = format!("/admin/categories/{}", encode(&code));
+    let limits = match limits {
+        Ok(l) => l,
+        Err(e) => return back(page.tr, &back_to, Err(e)),
+    };
+    let input = app::CategoryInput {
+        name: f.name,
+        need_type: Some(f.need_type).filter(|n| !n.is_empty()),
+        handler: f.handler,
+        tier: f.tier,
+        limits,
+        warn_share: f.warn_share,
+        auto_escalate: f.auto_escalate.is_some(),
+        closing_conditions: f.closing_conditions,
+        active: f.active.is_some(),
+    };
+    let outcome = state
+        .app
+        .save_category(&page.ctx, &code, &input)
+        .await
+        .map(|_| ());
+    match outcome {
+        Ok(()) => back(page.tr, "/admin/categories", Ok(())),
+        Err(e) => back(page.tr, &back_to, Err(e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "calendar.html")]
+struct CalendarTemplate {
+    l: Layout,
+    year: i64,
+    /// (day, is a holiday): the days that are not what their weekday says.
+    days: Vec<(String, bool)>,
+    hours: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CalendarQuery {
+    year: Option<i64>,
+    ok: Option<String>,
+    err: Option<String>,
+}
+
+async fn calendar_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<CalendarQuery>,
+) -> Response {
+    if let Err(e) = state
+        .app
+        .require_anywhere(&page.ctx, Permission::ConfigureCatalog, "calendar")
+        .await
+    {
+        return page.fail(e);
+    }
+    let calendar = match state.app.calendar().await {
+        Ok(c) => c,
+        Err(e) => return page.fail(e),
+    };
+    let year = q
+        .year
+        .unwrap_or_else(|| domain::calendar::Day::of(app::now()).ymd().0)
+        .clamp(2000, 2100);
+    let days = calendar
+        .exceptions()
+        .filter(|(d, _)| d.ymd().0 == year)
+        .map(|(d, k)| (d.to_string(), k == domain::calendar::DayKind::Holiday))
+        .collect();
+    let hours = calendar
+        .hours()
+        .iter()
+        .map(|(a, b)| format!("{:02}:{:02}–{:02}:{:02}", a / 60, a % 60, b / 60, b % 60))
+        .collect::<Vec<_>>()
+        .join("、");
+    render(&CalendarTemplate {
+        l: page.layout(
+            "nav.calendar",
+            Flash {
+                ok: q.ok,
+                err: q.err,
+            },
+        ),
+        year,
+        days,
+        hours,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct CalendarForm {
+    day: String,
+    kind: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn set_calendar_day(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(q): ApiQuery<CalendarQuery>,
+    ApiForm(f): ApiForm<CalendarForm>,
+) -> Response {
+    let outcome = state
+        .app
+        .set_calendar_day(&page.ctx, &f.day, &f.kind, &f.note)
+        .await;
+    let to = match q.year {
+        Some(y) => format!("/admin/calendar?year={y}"),
+        None => "/admin/calendar".into(),
+    };
+    back(page.tr, &to, outcome)
 }
