@@ -344,6 +344,20 @@ impl App {
     /// The working calendar: the built-in holidays, the configured working hours, and the days
     /// the street has marked.
     pub async fn calendar(&self) -> Result<WorkingCalendar> {
+        Ok(self.shared_calendar().await?.as_ref().clone())
+    }
+
+    /// The calendar, shared and cached for [`crate::CACHE_TTL`].
+    async fn shared_calendar(&self) -> Result<std::sync::Arc<WorkingCalendar>> {
+        if let Some(c) = crate::Caches::get(&self.caches.calendar) {
+            return Ok(c);
+        }
+        let c = std::sync::Arc::new(self.read_calendar().await?);
+        crate::Caches::put(&self.caches.calendar, std::sync::Arc::clone(&c));
+        Ok(c)
+    }
+
+    async fn read_calendar(&self) -> Result<WorkingCalendar> {
         let mut c = WorkingCalendar::china();
         if let Ok(with_hours) = WorkingCalendar::new(&self.settings.working_hours) {
             let mut h = with_hours;
@@ -394,6 +408,7 @@ impl App {
         tx.set_calendar_day(&d.to_string(), kind, note.trim())
             .await?;
         tx.commit().await?;
+        self.caches.clear();
         Ok(())
     }
 
@@ -493,7 +508,7 @@ impl App {
             .await?;
         }
         let stored = self.store_photos(&photos).await?;
-        let calendar = self.calendar().await?;
+        let calendar = self.shared_calendar().await?;
         let now = now();
         let tier = tier_of(&category.tier)?;
         let case_deadline = calendar.deadline(now, category.limits.case);
@@ -510,23 +525,29 @@ impl App {
         let token_hash = crate::secret::token_hash(&token);
         let street = &micro.as_str()[..Level::Street.code_len()];
         let (year, _, _) = Day::of(now).ymd();
-        let names: HashMap<String, String> = self
-            .store
-            .read()
-            .await?
-            .grid_node_names()
-            .await?
-            .into_iter()
-            .collect();
+        // What can be read before the write transaction is, so that it stays short.
+        let mut read = self.store.read().await?;
+        let micro_name = match self.map.current().chain(micro.as_str()) {
+            Some(at) => at.micro_grid.name,
+            None => read
+                .grid_node_by_code(micro.as_str())
+                .await?
+                .map(|n| n.name)
+                .unwrap_or_default(),
+        };
+        let (holder_node, holder) = self
+            .default_holder(&mut read, &category, tier, micro.as_str())
+            .await?;
+        let duplicate = self
+            .near_open_case(&mut read, &category, micro.as_str(), input, now)
+            .await?;
+        drop(read);
         let address = if address.is_empty() {
-            names.get(micro.as_str()).cloned().unwrap_or_default()
+            micro_name.clone()
         } else {
             address
         };
         let mut tx = self.store.write().await?;
-        let (holder_node, holder) = self
-            .default_holder(&mut tx, &category, tier, micro.as_str())
-            .await?;
         let seq = tx.next_case_seq(street, year).await?;
         let number = format!("{street}-{year}-{seq:06}");
         let id = tx
@@ -578,9 +599,7 @@ impl App {
             tx.insert_case_photo(id, "before", file, mime, *bytes as i64, Some(event), now)
                 .await?;
         }
-        let duplicate = self
-            .near_open_case(&mut tx, id, &category, micro.as_str(), input, now)
-            .await?;
+
         if let Some(h) = holder {
             let title = format!("新案件 {number} 待受理 / new case {number}");
             tx.insert_notification(h, Some(id), "assigned", &title, description, now)
@@ -597,7 +616,7 @@ impl App {
             number,
             status: Status::Reported.as_str().into(),
             micro_grid: NodeRef {
-                name: names.get(micro.as_str()).cloned().unwrap_or_default(),
+                name: micro_name,
                 code: micro.to_string(),
             },
             follow_token: token,
@@ -610,7 +629,6 @@ impl App {
     async fn near_open_case(
         &self,
         tx: &mut Tx,
-        id: i64,
         category: &CategoryView,
         micro: &str,
         input: &CaseInput,
@@ -629,7 +647,7 @@ impl App {
         let metres = self.settings.duplicate_metres;
         Ok(open
             .into_iter()
-            .filter(|c| c.id != id && !status_of(&c.status).is_ok_and(Status::is_final))
+            .filter(|c| !status_of(&c.status).is_ok_and(Status::is_final))
             .find(|c| match (input.lon, input.lat, c.lon, c.lat) {
                 (Some(x1), Some(y1), Some(x2), Some(y2)) => {
                     let dy = (y2 - y1) * 111_320.0;
@@ -746,7 +764,7 @@ impl App {
     }
 
     async fn case_view(&self, ctx: &Ctx, c: CaseRow) -> Result<CaseView> {
-        let categories = self.category_list().await?;
+        let categories = self.categories().await?;
         let category = categories.iter().find(|k| k.id == c.category_id);
         let mut tx = self.store.read().await?;
         let names: HashMap<String, String> = tx.grid_node_names().await?.into_iter().collect();
@@ -970,8 +988,8 @@ impl App {
         photos: &[(String, &'static str, usize)],
         by_reporter: bool,
     ) -> Result<()> {
-        let calendar = self.calendar().await?;
-        let categories = self.category_list().await?;
+        let calendar = self.shared_calendar().await?;
+        let categories = self.categories().await?;
         let mut tx = self.store.write().await?;
         let case = tx.case_by_id(id).await?.ok_or(AppError::NotFound("case"))?;
         // A comment changes nothing another could overwrite: it needs no version.
@@ -1297,7 +1315,7 @@ impl App {
     /// community's general grid head, each once per clock; a red handling clock of a category
     /// that climbs by itself escalates the case. Returns how many warnings were given.
     pub async fn run_warnings(&self, at: Millis) -> Result<usize> {
-        let categories = self.category_list().await?;
+        let categories = self.categories().await?;
         let due = self.store.read().await?.cases_to_warn(at, 200).await?;
         let mut given = 0;
         for c in due {
@@ -1424,7 +1442,7 @@ impl App {
             &format!("cases of {scope}"),
         )
         .await?;
-        let categories = self.category_list().await?;
+        let categories = self.categories().await?;
         let category_id = match q.category.as_deref().filter(|c| !c.is_empty()) {
             Some(code) => Some(
                 categories
@@ -1553,7 +1571,7 @@ impl App {
         last4: Option<&str>,
     ) -> Result<TrackView> {
         let case = self.tracked_case(number, token, last4).await?;
-        let categories = self.category_list().await?;
+        let categories = self.categories().await?;
         let mut tx = self.store.read().await?;
         let names: HashMap<String, String> = tx.grid_node_names().await?.into_iter().collect();
         let history = tx

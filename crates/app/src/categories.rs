@@ -445,11 +445,26 @@ impl App {
             ids.insert(d.code.clone(), id);
         }
         tx.commit().await?;
+        self.caches.clear();
         Ok(list.len())
     }
 
     /// Every category, groups included, in tree order. Categories are no secret.
     pub async fn category_list(&self) -> Result<Vec<CategoryView>> {
+        Ok(self.categories().await?.as_ref().clone())
+    }
+
+    /// The categories, shared and cached for [`crate::CACHE_TTL`].
+    pub(crate) async fn categories(&self) -> Result<std::sync::Arc<Vec<CategoryView>>> {
+        if let Some(c) = crate::Caches::get(&self.caches.categories) {
+            return Ok(c);
+        }
+        let list = std::sync::Arc::new(self.read_categories().await?);
+        crate::Caches::put(&self.caches.categories, std::sync::Arc::clone(&list));
+        Ok(list)
+    }
+
+    async fn read_categories(&self) -> Result<Vec<CategoryView>> {
         let rows = self.store.read().await?.categories().await?;
         let codes: std::collections::HashMap<i64, String> =
             rows.iter().map(|r| (r.id, r.code.clone())).collect();
@@ -464,10 +479,11 @@ impl App {
     /// A category by code, for intake: it must exist, be active and take cases.
     pub async fn category_for_case(&self, code: &str) -> Result<CategoryView> {
         let c = self
-            .category_list()
+            .categories()
             .await?
-            .into_iter()
+            .iter()
             .find(|c| c.code == code)
+            .cloned()
             .ok_or_else(|| {
                 AppError::invalid("category", format!("未知类别 {code:?} / unknown category"))
             })?;
@@ -533,6 +549,7 @@ impl App {
         };
         tx.upsert_category(&row, now()).await?;
         tx.commit().await?;
+        self.caches.clear();
         let parent = existing.parent.clone();
         CategoryView::from_row(row, parent)
     }

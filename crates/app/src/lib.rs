@@ -106,6 +106,52 @@ pub struct App {
     pub cipher: Option<store::FieldCipher>,
     /// Where case photos are kept.
     pub files: Option<FileStore>,
+    /// Lists read on every report and transition, kept for a few seconds.
+    caches: std::sync::Arc<Caches>,
+}
+
+/// What hot paths read and rarely changes: the categories and the working calendar. A change
+/// made on this server clears them; one made on another is seen within [`CACHE_TTL`].
+#[derive(Debug, Default)]
+struct Caches {
+    categories: std::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<Vec<CategoryView>>)>>,
+    calendar: std::sync::RwLock<
+        Option<(
+            std::time::Instant,
+            std::sync::Arc<domain::calendar::WorkingCalendar>,
+        )>,
+    >,
+}
+
+/// How long a cached list is trusted.
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Caches {
+    fn get<T>(
+        slot: &std::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<T>)>>,
+    ) -> Option<std::sync::Arc<T>> {
+        let guard = slot.read().ok()?;
+        let (at, value) = guard.as_ref()?;
+        (at.elapsed() < CACHE_TTL).then(|| std::sync::Arc::clone(value))
+    }
+
+    fn put<T>(
+        slot: &std::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<T>)>>,
+        value: std::sync::Arc<T>,
+    ) {
+        if let Ok(mut g) = slot.write() {
+            *g = Some((std::time::Instant::now(), value));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut g) = self.categories.write() {
+            *g = None;
+        }
+        if let Ok(mut g) = self.calendar.write() {
+            *g = None;
+        }
+    }
 }
 
 /// Facts about the running system, for the system admin.
@@ -135,6 +181,7 @@ impl App {
             map: MapState::default(),
             cipher: None,
             files: None,
+            caches: std::sync::Arc::default(),
         }
     }
 

@@ -564,8 +564,18 @@ impl Tx {
 
     /// Cases matching `f`, newest first, at most `f.limit`.
     pub async fn list_cases(&mut self, f: &CaseFilter) -> Result<Vec<CaseRow>> {
+        // A micro-grid has no children: equality. A wider scope is a prefix: on SQLite (whose
+        // LIKE ignores case and so no index) a range of codes, on PostgreSQL LIKE.
+        let scope = if f.scope.len() >= 18 {
+            "scope_code = $1"
+        } else {
+            match self {
+                Tx::Sqlite(_) => "scope_code >= $1 AND scope_code < $1 || ':'",
+                Tx::Postgres(_) => "scope_code LIKE $1 || '%'",
+            }
+        };
         let mut sql = format!(
-            "SELECT {CASE_COLUMNS} FROM case_record WHERE scope_code LIKE $1 || '%' \
+            "SELECT {CASE_COLUMNS} FROM case_record WHERE {scope} \
              AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR tier = $3) AND ($4 IS NULL OR channel = $4) \
              AND ($5 IS NULL OR holder_account_id = $5) AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7) \
              AND ($8 IS NULL OR id < $8) \
@@ -628,5 +638,55 @@ impl Tx {
             out
         });
         Ok(rows)
+    }
+
+    /// Writes many synthetic cases at once (for the benchmarks' generator): `(category, micro-
+    /// grid, status, created_at, lon, lat)` each; numbered `B{first + i}`.
+    pub async fn insert_bench_cases(
+        &mut self,
+        first: i64,
+        rows: &[(i64, &str, &str, i64, f64, f64)],
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut sql = String::from(
+            "INSERT INTO case_record (number, channel, category_id, urgent, description, address, lon, lat, scope_code, \
+             status, tier, follow_token_hash, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, \
+             case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at) VALUES ",
+        );
+        for (i, _) in rows.iter().enumerate() {
+            let b = i * 7;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, 'api', ${}, FALSE, 'bench', '', ${}, ${}, ${}, ${}, 'micro_grid', '-', 'handle', 'working_days', \
+                 ${b8}, ${b8}, ${b8} + 259200000, 'working_days', ${b8} + 345600000, ${b8} + 432000000, FALSE, 1, ${b8}, ${b8})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b8 = b + 7
+            ));
+        }
+        let sql = sqlx::AssertSqlSafe(sql);
+        on!(self, c => {
+            let mut q = sqlx::query(sql);
+            for (i, (category, micro, status, created, lon, lat)) in rows.iter().enumerate() {
+                q = q
+                    .bind(format!("B{}", first + i as i64))
+                    .bind(*category)
+                    .bind(*lon)
+                    .bind(*lat)
+                    .bind(*micro)
+                    .bind(*status)
+                    .bind(*created);
+            }
+            q.execute(&mut *c).await?.rows_affected()
+        });
+        Ok(())
     }
 }

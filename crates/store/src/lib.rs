@@ -64,7 +64,9 @@ impl Engine {
 /// A pool of connections to one database.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    /// Readers share the first pool; writers queue for the second, which has one connection,
+    /// so that they wait in order instead of in SQLite's busy loop.
+    Sqlite(SqlitePool, SqlitePool),
     Postgres(PgPool),
 }
 
@@ -122,10 +124,16 @@ impl Store {
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.clone())
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("{shown}: {e}")))?;
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options)
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("{shown}: {e}")))?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store::Sqlite(pool, writer))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::BadUrl(format!("{shown}: {e}")))?;
@@ -152,7 +160,7 @@ impl Store {
 
     pub fn engine(&self) -> Engine {
         match self {
-            Store::Sqlite(_) => Engine::Sqlite,
+            Store::Sqlite(_, _) => Engine::Sqlite,
             Store::Postgres(_) => Engine::Postgres,
         }
     }
@@ -161,7 +169,7 @@ impl Store {
     /// IMMEDIATE`), so two writers queue instead of failing halfway with SQLITE_BUSY.
     pub async fn write(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Sqlite(_, w) => Tx::Sqlite(w.begin_with("BEGIN IMMEDIATE").await?),
             Store::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -169,7 +177,7 @@ impl Store {
     /// A transaction that only reads.
     pub async fn read(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Store::Sqlite(p, _) => Tx::Sqlite(p.begin().await?),
             Store::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -177,7 +185,7 @@ impl Store {
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<()> {
         match self {
-            Store::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await?.rows_affected(),
+            Store::Sqlite(p, _) => sqlx::query("SELECT 1").execute(p).await?.rows_affected(),
             Store::Postgres(p) => sqlx::query("SELECT 1").execute(p).await?.rows_affected(),
         };
         Ok(())
@@ -185,7 +193,10 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(p) => p.close().await,
+            Store::Sqlite(p, w) => {
+                w.close().await;
+                p.close().await;
+            }
             Store::Postgres(p) => p.close().await,
         }
     }

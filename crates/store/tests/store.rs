@@ -240,7 +240,7 @@ async fn the_audit_log_is_append_only_and_pages_by_id() {
     drop(tx);
 
     let (update, delete) = match &db.store {
-        Store::Sqlite(p) => (
+        Store::Sqlite(p, _) => (
             sqlx::query("UPDATE audit_event SET outcome = 'x'")
                 .execute(p)
                 .await
@@ -280,7 +280,7 @@ type Schema = (Vec<(String, String, bool)>, Vec<String>);
 
 async fn schema(store: &Store) -> Schema {
     match store {
-        Store::Sqlite(p) => {
+        Store::Sqlite(p, _) => {
             let cols: Vec<(String, String, bool)> = sqlx::query_as(
                 "SELECT m.name, c.name, c.\"notnull\" = 0 AND c.pk = 0 FROM sqlite_master m, pragma_table_info(m.name) c \
                  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, c.name",

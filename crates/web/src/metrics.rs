@@ -112,6 +112,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// Liveness: the process answers (no database involved; the benchmarks' empty endpoint).
+async fn livez() -> &'static str {
+    "ok"
+}
+
 async fn healthz(State(state): State<AppState>) -> axum::response::Response {
     let engine = state.app.engine().as_str();
     match state.app.store.ping().await {
@@ -133,4 +138,5 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
 }

@@ -103,7 +103,7 @@ async fn an_idle_session_ends_and_the_page_asks_to_sign_in_again() {
     // Thirty-one minutes without a request.
     let long_ago = app::now().0 - 31 * 60_000;
     match &t.db.store {
-        store::Store::Sqlite(p) => sqlx::query("UPDATE session SET last_seen_at = $1")
+        store::Store::Sqlite(p, _) => sqlx::query("UPDATE session SET last_seen_at = $1")
             .bind(long_ago)
             .execute(p)
             .await

@@ -31,7 +31,7 @@ async fn residents(t: &TestApp, s: &Session, scope: &str, q: &str) -> Vec<Value>
 /// All the text the database holds for these tables, as it is stored.
 async fn raw_rows(t: &TestApp, tables: &[&str]) -> Vec<u8> {
     match &t.db.store {
-        store::Store::Sqlite(p) => {
+        store::Store::Sqlite(p, _) => {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(p)
                 .await

@@ -1,6 +1,7 @@
 //! `weige`: the one binary. Command line, configuration, logging, start-up and shutdown.
 
 mod bench;
+mod bench_intake;
 mod config;
 
 use app::{App, AppError, Ctx};
@@ -222,6 +223,9 @@ enum ApiKeyCommand {
 enum BenchCommand {
     /// Point → micro-grid routing: lookups per second, build time and memory, against PostGIS.
     Route(bench::RouteArgs),
+    /// Case intake over HTTP (cases/s, p50/p99 against the empty endpoint) on SQLite and
+    /// PostgreSQL, then list and filter latency with many cases in the database.
+    Intake(bench_intake::IntakeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -534,6 +538,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(cmd) => user(&open(&settings).await?, &ctx, cmd).await,
         Command::Apikey(cmd) => apikey(&open(&settings).await?, &ctx, cmd).await,
         Command::Bench(BenchCommand::Route(args)) => bench::route(args).await.map_err(Failure::App),
+        Command::Bench(BenchCommand::Intake(args)) => {
+            bench_intake::intake(&args).await.map_err(Failure::App)
+        }
         Command::Grid(GridCommand::Add { code, name }) => {
             let app = open(&settings).await?;
             let node = app.add_grid_node(&ctx, &code, &name).await?;
