@@ -564,52 +564,83 @@ impl Tx {
 
     /// Cases matching `f`, newest first, at most `f.limit`.
     pub async fn list_cases(&mut self, f: &CaseFilter) -> Result<Vec<CaseRow>> {
-        // A micro-grid has no children: equality. A wider scope is a prefix: on SQLite (whose
-        // LIKE ignores case and so no index) a range of codes, on PostgreSQL LIKE.
-        let scope = if f.scope.len() >= 18 {
-            "scope_code = $1"
+        // Only the filters given go into the statement, so that each engine's planner sees the
+        // query for what it is and picks the index that serves it.
+        enum P<'a> {
+            I(i64),
+            S(&'a str),
+        }
+        let mut params: Vec<P<'_>> = vec![P::S(&f.scope)];
+        // A micro-grid has no children: equality. A wider scope is a prefix that most cases of
+        // a street match, kept off the scope index so that the planner walks the status or id
+        // order instead: on SQLite a range of codes (its LIKE ignores case and so no index),
+        // on PostgreSQL the code's first digits.
+        let mut clauses: Vec<String> = vec![if f.scope.len() >= 18 {
+            "scope_code = $1".to_owned()
         } else {
             match self {
-                Tx::Sqlite(_) => "scope_code >= $1 AND scope_code < $1 || ':'",
-                Tx::Postgres(_) => "scope_code LIKE $1 || '%'",
+                Tx::Sqlite(_) => "+scope_code >= $1 AND +scope_code < $1 || ':'".to_owned(),
+                Tx::Postgres(_) => format!("left(scope_code, {}) = $1", f.scope.len()),
             }
-        };
-        let mut sql = format!(
-            "SELECT {CASE_COLUMNS} FROM case_record WHERE {scope} \
-             AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR tier = $3) AND ($4 IS NULL OR channel = $4) \
-             AND ($5 IS NULL OR holder_account_id = $5) AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7) \
-             AND ($8 IS NULL OR id < $8) \
-             AND ($9 IS NULL OR (status NOT IN ('closed', 'rejected', 'merged') AND paused_at IS NULL \
-                  AND (stage_deadline < $9 OR case_deadline < $9)))"
-        );
-        if !f.statuses.is_empty() {
-            // Statuses are checked against the state machine's names before they get here.
-            let list: Vec<String> = f
-                .statuses
-                .iter()
-                .filter(|s| domain::case::Status::parse(s).is_some())
-                .map(|s| format!("'{s}'"))
-                .collect();
-            if !list.is_empty() {
-                sql.push_str(&format!(" AND status IN ({})", list.join(", ")));
-            }
+        }];
+        fn add<'a>(params: &mut Vec<P<'a>>, clauses: &mut Vec<String>, clause: &str, p: P<'a>) {
+            params.push(p);
+            clauses.push(clause.replace('?', &format!("${}", params.len())));
         }
-        sql.push_str(" ORDER BY id DESC LIMIT $10");
-        let sql = sqlx::AssertSqlSafe(sql);
+        if let Some(c) = f.category_id {
+            add(&mut params, &mut clauses, "category_id = ?", P::I(c));
+        }
+        if let Some(t) = &f.tier {
+            add(&mut params, &mut clauses, "tier = ?", P::S(t));
+        }
+        if let Some(c) = &f.channel {
+            add(&mut params, &mut clauses, "channel = ?", P::S(c));
+        }
+        if let Some(h) = f.holder_account_id {
+            add(&mut params, &mut clauses, "holder_account_id = ?", P::I(h));
+        }
+        if let Some(t) = f.created_from {
+            add(&mut params, &mut clauses, "created_at >= ?", P::I(t));
+        }
+        if let Some(t) = f.created_to {
+            add(&mut params, &mut clauses, "created_at < ?", P::I(t));
+        }
+        if let Some(b) = f.before_id {
+            add(&mut params, &mut clauses, "id < ?", P::I(b));
+        }
+        if let Some(t) = f.overdue_at {
+            add(
+                &mut params,
+                &mut clauses,
+                "status NOT IN ('closed', 'rejected', 'merged') AND paused_at IS NULL AND (stage_deadline < ? OR case_deadline < ?)",
+                P::I(t),
+            );
+        }
+        // Statuses are checked against the state machine's names before they go in.
+        let statuses: Vec<String> = f
+            .statuses
+            .iter()
+            .filter(|s| domain::case::Status::parse(s).is_some())
+            .map(|s| format!("'{s}'"))
+            .collect();
+        if !statuses.is_empty() {
+            clauses.push(format!("status IN ({})", statuses.join(", ")));
+        }
+        params.push(P::I(f.limit));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM case_record WHERE {} ORDER BY id DESC LIMIT ${}",
+            clauses.join(" AND "),
+            params.len()
+        ));
         let rows = on!(self, c => {
-            let rows = sqlx::query(sql)
-                .bind(&f.scope)
-                .bind(f.category_id)
-                .bind(&f.tier)
-                .bind(&f.channel)
-                .bind(f.holder_account_id)
-                .bind(f.created_from)
-                .bind(f.created_to)
-                .bind(f.before_id)
-                .bind(f.overdue_at)
-                .bind(f.limit)
-                .fetch_all(&mut *c)
-                .await?;
+            let mut q = sqlx::query(sql);
+            for p in &params {
+                q = match p {
+                    P::I(v) => q.bind(*v),
+                    P::S(v) => q.bind(*v),
+                };
+            }
+            let rows = q.fetch_all(&mut *c).await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
                 out.push(case_row!(r));
@@ -687,6 +718,12 @@ impl Tx {
             }
             q.execute(&mut *c).await?.rows_affected()
         });
+        Ok(())
+    }
+
+    /// Refreshes the planner's statistics (after a bulk load).
+    pub async fn analyze(&mut self) -> Result<()> {
+        on!(self, c => sqlx::query("ANALYZE").execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 }

@@ -49,6 +49,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_notifications.sql"),
         postgres: include_str!("../migrations/postgres/0006_notifications.sql"),
     },
+    Migration {
+        version: 7,
+        name: "case_indexes",
+        sqlite: include_str!("../migrations/sqlite/0007_case_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0007_case_indexes.sql"),
+    },
 ];
 
 /// What a migration run did.

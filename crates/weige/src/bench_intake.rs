@@ -193,6 +193,10 @@ async fn fill(app: &App, points: &[(String, f64, f64)], n: usize) -> Result<Dura
         tx.commit().await.map_err(|e| e.to_string())?;
         eprintln!("  {done}/{n} cases");
     }
+    // As a running database would have them: the planner's statistics.
+    let mut tx = app.store.write().await.map_err(|e| e.to_string())?;
+    tx.analyze().await.map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
     Ok(started.elapsed())
 }
 
