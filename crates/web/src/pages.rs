@@ -165,6 +165,20 @@ impl Page {
     }
 
     /// The response for a failed use case on a page.
+    /// Refuses (audited, the 403 page) unless the caller holds `permission` somewhere.
+    async fn need(
+        &self,
+        state: &AppState,
+        permission: Permission,
+        what: &str,
+    ) -> Result<(), Response> {
+        state
+            .app
+            .require_anywhere(&self.ctx, permission, what)
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
     fn fail(&self, e: AppError) -> Response {
         page_error(self.tr, e)
     }
@@ -378,12 +392,8 @@ struct GridTemplate {
 }
 
 async fn grid(State(state): State<AppState>, page: Page) -> Response {
-    if let Err(e) = state
-        .app
-        .require_anywhere(&page.ctx, Permission::ReadGrid, "grid page")
-        .await
-    {
-        return page.fail(e);
+    if let Err(refused) = page.need(&state, Permission::ReadGrid, "grid page").await {
+        return refused;
     }
     match state.app.readable_nodes(&page.ctx).await {
         Ok(nodes) => render(&GridTemplate {
@@ -1289,12 +1299,11 @@ async fn tags_page(
     page: Page,
     ApiQuery(flash): ApiQuery<Flash>,
 ) -> Response {
-    if let Err(e) = state
-        .app
-        .require_anywhere(&page.ctx, Permission::ConfigureCatalog, "tag list")
+    if let Err(refused) = page
+        .need(&state, Permission::ConfigureCatalog, "tag list")
         .await
     {
-        return page.fail(e);
+        return refused;
     }
     match state.app.tags(&page.ctx).await {
         Ok(tags) => render(&TagsTemplate {
@@ -1468,12 +1477,11 @@ async fn report_submit(
 
 /// The patrol and phone report of a worker: the same form, under their account.
 async fn new_case_page(State(state): State<AppState>, page: Page) -> Response {
-    if let Err(e) = state
-        .app
-        .require_anywhere(&page.ctx, Permission::ReportCase, "report form")
+    if let Err(refused) = page
+        .need(&state, Permission::ReportCase, "report form")
         .await
     {
-        return page.fail(e);
+        return refused;
     }
     let groups = match state.app.category_choices().await {
         Ok(g) => g,
@@ -1878,12 +1886,11 @@ async fn categories_page(
     page: Page,
     ApiQuery(flash): ApiQuery<Flash>,
 ) -> Response {
-    if let Err(e) = state
-        .app
-        .require_anywhere(&page.ctx, Permission::ConfigureCatalog, "categories")
+    if let Err(refused) = page
+        .need(&state, Permission::ConfigureCatalog, "categories")
         .await
     {
-        return page.fail(e);
+        return refused;
     }
     let all = match state.app.category_list().await {
         Ok(a) => a,
@@ -1924,16 +1931,15 @@ async fn category_page(
     page: Page,
     Path(code): Path<String>,
 ) -> Response {
-    if let Err(e) = state
-        .app
-        .require_anywhere(
-            &page.ctx,
+    if let Err(refused) = page
+        .need(
+            &state,
             Permission::ConfigureCatalog,
             &format!("category {code}"),
         )
         .await
     {
-        return page.fail(e);
+        return refused;
     }
     let c = match state.app.category_list().await {
         Ok(all) => match all.into_iter().find(|c| c.code == code) {
@@ -2065,12 +2071,11 @@ async fn calendar_page(
     page: Page,
     ApiQuery(q): ApiQuery<CalendarQuery>,
 ) -> Response {
-    if let Err(e) = state
-        .app
-        .require_anywhere(&page.ctx, Permission::ConfigureCatalog, "calendar")
+    if let Err(refused) = page
+        .need(&state, Permission::ConfigureCatalog, "calendar")
         .await
     {
-        return page.fail(e);
+        return refused;
     }
     let calendar = match state.app.calendar().await {
         Ok(c) => c,
