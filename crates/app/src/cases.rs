@@ -332,6 +332,17 @@ fn place_for(c: &CaseRow, action: Action) -> &str {
     }
 }
 
+/// At most [`MAX_PHOTOS`] photos go with a report or an action.
+fn check_photo_count(photos: &[Photo]) -> Result<()> {
+    if photos.len() > MAX_PHOTOS {
+        return Err(AppError::invalid(
+            "photos",
+            format!("最多 {MAX_PHOTOS} 张照片 / at most {MAX_PHOTOS} photos"),
+        ));
+    }
+    Ok(())
+}
+
 /// Actions a handler takes on a case they hold; another may take them only with dispatch rights.
 fn holder_only(action: Action) -> bool {
     matches!(
@@ -461,12 +472,7 @@ impl App {
                 ),
             ));
         }
-        if photos.len() > MAX_PHOTOS {
-            return Err(AppError::invalid(
-                "photos",
-                format!("最多 {MAX_PHOTOS} 张照片 / at most {MAX_PHOTOS} photos"),
-            ));
-        }
+        check_photo_count(&photos)?;
         let anonymous = matches!(ctx.actor, crate::Actor::Anonymous);
         let channel = match (input.channel.as_deref(), &ctx.actor) {
             (Some(c), _) if CHANNELS.iter().any(|(k, _)| *k == c) => c.to_owned(),
@@ -661,12 +667,7 @@ impl App {
 
     /// Writes photos to the photo folder: (file, type, size) each.
     async fn store_photos(&self, photos: &[Photo]) -> Result<Vec<(String, &'static str, usize)>> {
-        if photos.len() > MAX_PHOTOS {
-            return Err(AppError::invalid(
-                "photos",
-                format!("最多 {MAX_PHOTOS} 张照片 / at most {MAX_PHOTOS} photos"),
-            ));
-        }
+        check_photo_count(photos)?;
         let mut stored = Vec::new();
         if photos.is_empty() {
             return Ok(stored);
@@ -933,12 +934,7 @@ impl App {
                 format!("最多 {MAX_DESCRIPTION} 字 / at most {MAX_DESCRIPTION} characters"),
             ));
         }
-        if photos.len() > MAX_PHOTOS {
-            return Err(AppError::invalid(
-                "photos",
-                format!("最多 {MAX_PHOTOS} 张照片 / at most {MAX_PHOTOS} photos"),
-            ));
-        }
+        check_photo_count(&photos)?;
         let satisfaction = match (action, input.satisfaction.as_deref()) {
             (Action::Rate, Some(s)) => Some(Satisfaction::parse(s).ok_or_else(|| {
                 AppError::invalid(

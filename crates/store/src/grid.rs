@@ -229,31 +229,4 @@ impl Tx {
             .await?);
         Ok(rows)
     }
-
-    /// Who holds a role on exactly this node: (username, display name, role), enabled accounts only.
-    pub async fn staff_on_node(&mut self, code: &str) -> Result<Vec<(String, String, String)>> {
-        let rows: Vec<(String, String, String)> = on!(self, c => sqlx::query_as(
-            "SELECT a.username, a.display_name, r.role FROM role_grant r JOIN account a ON a.id = r.account_id \
-             JOIN grid_node g ON g.id = r.scope_id WHERE g.code = $1 AND NOT a.disabled ORDER BY r.role, a.username")
-            .bind(code)
-            .fetch_all(&mut *c)
-            .await?);
-        Ok(rows)
-    }
-}
-
-impl Tx {
-    /// Everyone holding a role on a node inside `prefix`: (node code, username, display name, role).
-    pub async fn staff_in_scope(
-        &mut self,
-        prefix: &str,
-    ) -> Result<Vec<(String, String, String, String)>> {
-        let rows: Vec<(String, String, String, String)> = on!(self, c => sqlx::query_as(
-            "SELECT g.code, a.username, a.display_name, r.role FROM role_grant r JOIN account a ON a.id = r.account_id \
-             JOIN grid_node g ON g.id = r.scope_id WHERE g.code LIKE $1 || '%' AND NOT a.disabled ORDER BY g.code, r.role, a.username")
-            .bind(prefix)
-            .fetch_all(&mut *c)
-            .await?);
-        Ok(rows)
-    }
 }

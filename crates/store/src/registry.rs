@@ -658,13 +658,4 @@ impl Tx {
             .await?);
         Ok(row)
     }
-
-    /// A building's micro-grid code, by id.
-    pub async fn building_scope(&mut self, id: i64) -> Result<Option<String>> {
-        let scope: Option<String> = on!(self, c => sqlx::query_scalar("SELECT scope_code FROM building WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *c)
-            .await?);
-        Ok(scope)
-    }
 }

@@ -226,15 +226,6 @@ impl Tx {
         Ok(())
     }
 
-    /// How many residents carry the tag.
-    pub async fn tag_uses(&mut self, code: &str) -> Result<i64> {
-        let n: i64 = on!(self, c => sqlx::query_scalar("SELECT COUNT(*) FROM resident_tag WHERE tag = $1")
-            .bind(code)
-            .fetch_one(&mut *c)
-            .await?);
-        Ok(n)
-    }
-
     /// The account of the first member of the roster serving `code` in `duty` who has one.
     pub async fn staff_account(&mut self, code: &str, duty: &str) -> Result<Option<i64>> {
         let id: Option<i64> = on!(self, c => sqlx::query_scalar(
