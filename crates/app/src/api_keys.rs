@@ -187,6 +187,8 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("api key"))?;
         tx.commit().await?;
+        // Other servers stop accepting it within CACHE_TTL.
+        self.caches.clear_api_keys();
         Ok(row.into())
     }
 }

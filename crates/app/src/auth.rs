@@ -340,9 +340,16 @@ impl App {
     /// The context of an API key: the key's one role on its one scope.
     pub async fn authenticate_api_key(&self, key: &str, origin: Origin) -> Result<Ctx> {
         let now = now();
-        let mut tx = self.store.read().await?;
-        let found = tx.api_key_by_hash(&token_hash(key)).await?;
-        drop(tx);
+        let hash = token_hash(key);
+        let found = match self.caches.api_key(&hash) {
+            Some(k) => Some(k),
+            None => {
+                let mut tx = self.store.read_once().await?;
+                let found = tx.api_key_by_hash(&hash).await?;
+                drop(tx);
+                found
+            }
+        };
         let usable = found.filter(|k| k.revoked_at.is_none());
         let (Some(k), Some(role)) = (
             usable.as_ref(),
@@ -369,11 +376,14 @@ impl App {
         };
         let scope =
             GridCode::parse(&k.scope_code).map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut cached = k.clone();
         if k.last_used_at.is_none_or(|t| now.0 - t > TOUCH_EVERY_MS) {
             let mut tx = self.store.write().await?;
             tx.touch_api_key(k.id, now).await?;
             tx.commit().await?;
+            cached.last_used_at = Some(now.0);
         }
+        self.caches.put_api_key(&hash, cached);
         Ok(Ctx {
             actor: Actor::ApiKey {
                 id: k.id,

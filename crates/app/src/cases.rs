@@ -459,10 +459,9 @@ impl App {
         input: &CaseInput,
         photos: Vec<Photo>,
     ) -> Result<CaseCreated> {
-        let cipher = self
-            .cipher
-            .clone()
-            .ok_or_else(|| AppError::Internal("no data key is configured".into()))?;
+        if self.cipher.is_none() {
+            return Err(AppError::Internal("no data key is configured".into()));
+        }
         let description = input.description.trim();
         if description.is_empty() || description.chars().count() > MAX_DESCRIPTION {
             return Err(AppError::invalid(
@@ -531,8 +530,8 @@ impl App {
         let token_hash = crate::secret::token_hash(&token);
         let street = &micro.as_str()[..Level::Street.code_len()];
         let (year, _, _) = Day::of(now).ymd();
-        // What can be read before the write transaction is, so that it stays short.
-        let mut read = self.store.read().await?;
+        // What can be read before the write is, so that it stays short.
+        let mut read = self.store.read_once().await?;
         let micro_name = match self.map.current().chain(micro.as_str()) {
             Some(at) => at.micro_grid.name,
             None => read
@@ -553,29 +552,27 @@ impl App {
         } else {
             address
         };
-        let mut tx = self.store.write().await?;
-        let seq = tx.next_case_seq(street, year).await?;
-        let number = format!("{street}-{year}-{seq:06}");
-        let id = tx
-            .insert_case(
-                &NewCase {
-                    number: &number,
-                    channel: &channel,
+        let written = self
+            .write_report(crate::intake::PendingReport {
+                street: street.to_owned(),
+                year,
+                case: NewCase {
+                    channel,
                     category_id: category.id,
-                    need_type: category.need_type.as_deref(),
+                    need_type: category.need_type.clone(),
                     urgent: input.urgent,
-                    description,
-                    address: &address,
+                    description: description.to_owned(),
+                    address,
                     lon: input.lon,
                     lat: input.lat,
-                    scope_code: micro.as_str(),
+                    scope_code: micro.to_string(),
                     tier: tier.as_str(),
-                    reporter_name: reporter_name.as_deref(),
-                    reporter_phone: phone.as_ref(),
+                    reporter_name,
+                    reporter_phone: phone,
                     reporter_account_id: ctx.account_id(),
-                    follow_token_hash: &token_hash,
+                    follow_token_hash: token_hash,
                     holder_account_id: holder,
-                    holder_node: &holder_node,
+                    holder_node,
                     stage_unit: accept.unit.as_str(),
                     stage_warn_at: stage_warn,
                     stage_deadline,
@@ -584,42 +581,15 @@ impl App {
                     case_deadline,
                     now,
                 },
-                &cipher,
-            )
-            .await?;
-        let detail = serde_json::json!({"channel": channel, "category": category.code, "tier": tier.as_str(), "photos": stored.len()});
-        let event = tx
-            .insert_case_event(&NewCaseEvent {
-                case_id: id,
-                at: now,
-                actor_id: ctx.account_id(),
-                actor_name: &self.actor_label(ctx),
-                action: "report",
-                from_status: None,
-                to_status: Status::Reported.as_str(),
-                reason: "",
-                detail: &detail.to_string(),
+                category_code: category.code.clone(),
+                actor_name: self.actor_label(ctx),
+                photos: stored,
+                possible_duplicate_of: duplicate.clone(),
             })
             .await?;
-        for (file, mime, bytes) in &stored {
-            tx.insert_case_photo(id, "before", file, mime, *bytes as i64, Some(event), now)
-                .await?;
-        }
-
-        if let Some(h) = holder {
-            let title = format!("新案件 {number} 待受理 / new case {number}");
-            tx.insert_notification(h, Some(id), "assigned", &title, description, now)
-                .await?;
-        }
-        let payload = serde_json::json!({
-            "number": number, "category": category.code, "channel": channel, "micro_grid": micro.as_str(),
-            "status": Status::Reported.as_str(), "possible_duplicate_of": duplicate,
-        });
-        self.emit(&mut tx, "case.reported", &payload, now).await?;
-        tx.commit().await?;
         Ok(CaseCreated {
-            id,
-            number,
+            id: written.id,
+            number: written.number,
             status: Status::Reported.as_str().into(),
             micro_grid: NodeRef {
                 name: micro_name,
@@ -642,19 +612,17 @@ impl App {
     ) -> Result<Option<String>> {
         let window = self.settings.duplicate_window_hours * 3_600_000;
         let open = tx
-            .list_cases(&CaseFilter {
-                scope: micro.to_owned(),
-                category_id: Some(category.id),
-                created_from: Some(now.0 - window),
-                limit: 20,
-                ..Default::default()
-            })
+            .recent_open_cases(
+                micro,
+                category.id,
+                Millis(now.0 - window),
+                Status::FINAL.map(Status::as_str),
+            )
             .await?;
         let metres = self.settings.duplicate_metres;
         Ok(open
             .into_iter()
-            .filter(|c| !status_of(&c.status).is_ok_and(Status::is_final))
-            .find(|c| match (input.lon, input.lat, c.lon, c.lat) {
+            .find(|(_, lon, lat)| match (input.lon, input.lat, lon, lat) {
                 (Some(x1), Some(y1), Some(x2), Some(y2)) => {
                     let dy = (y2 - y1) * 111_320.0;
                     let dx = (x2 - x1) * 111_320.0 * y1.to_radians().cos();
@@ -662,7 +630,7 @@ impl App {
                 }
                 _ => true,
             })
-            .map(|c| c.number))
+            .map(|(number, _, _)| number))
     }
 
     /// Writes photos to the photo folder: (file, type, size) each.
@@ -685,8 +653,16 @@ impl App {
     /// The micro-grid of a report: its pin, else its micro-grid, else its address.
     async fn route_report(&self, input: &CaseInput, address: &str) -> Result<GridCode> {
         if let (Some(lon), Some(lat)) = (input.lon, input.lat) {
-            self.refresh_map().await?;
-            let at = self.locate(lon, lat)?;
+            // The index follows the map (edits here refresh it, the watcher catches other
+            // servers' edits); a point it misses is tried again on a fresh read.
+            if self.map.current().version == 0 {
+                self.refresh_map().await?;
+            }
+            let at = match self.locate(lon, lat) {
+                Ok(at) => at,
+                Err(_) if self.refresh_map().await? => self.locate(lon, lat)?,
+                Err(e) => return Err(e),
+            };
             return parse_scope("lon", &at.micro_grid.code);
         }
         if let Some(code) = input.micro_grid.as_deref().filter(|c| !c.trim().is_empty()) {

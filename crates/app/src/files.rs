@@ -81,12 +81,14 @@ impl Photo {
 /// The folder photos are kept in.
 #[derive(Debug, Clone)]
 pub struct FileStore {
-    dir: PathBuf,
+    dir: std::sync::Arc<PathBuf>,
 }
 
 impl FileStore {
     pub fn new(dir: impl Into<PathBuf>) -> FileStore {
-        FileStore { dir: dir.into() }
+        FileStore {
+            dir: std::sync::Arc::new(dir.into()),
+        }
     }
 
     pub fn dir(&self) -> &Path {

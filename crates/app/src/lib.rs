@@ -14,6 +14,7 @@ mod demo_people;
 mod error;
 mod files;
 mod grid;
+mod intake;
 mod map;
 mod map_io;
 mod notify;
@@ -99,7 +100,7 @@ impl Default for Settings {
 #[derive(Clone, Debug)]
 pub struct App {
     pub store: Store,
-    pub settings: Settings,
+    pub settings: std::sync::Arc<Settings>,
     /// The routing index in use on this server.
     pub map: MapState,
     /// Encrypts and decrypts personal data; its key never comes from the database.
@@ -108,6 +109,8 @@ pub struct App {
     pub files: Option<FileStore>,
     /// Lists read on every report and transition, kept for a few seconds.
     caches: std::sync::Arc<Caches>,
+    /// Reports waiting to be written together.
+    intake: std::sync::Arc<intake::IntakeQueue>,
 }
 
 /// What hot paths read and rarely changes: the categories and the working calendar. A change
@@ -121,6 +124,11 @@ struct Caches {
             std::sync::Arc<domain::calendar::WorkingCalendar>,
         )>,
     >,
+    /// Usable API keys by their hash: a key is checked on every request of a client that may
+    /// send thousands a second. A revocation here clears it; on another server it is seen
+    /// within [`CACHE_TTL`].
+    api_keys:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, store::ApiKeyRow)>>,
 }
 
 /// How long a cached list is trusted.
@@ -141,6 +149,27 @@ impl Caches {
     ) {
         if let Ok(mut g) = slot.write() {
             *g = Some((std::time::Instant::now(), value));
+        }
+    }
+
+    fn api_key(&self, hash: &str) -> Option<store::ApiKeyRow> {
+        let keys = self.api_keys.lock().ok()?;
+        let (at, row) = keys.get(hash)?;
+        (at.elapsed() < CACHE_TTL).then(|| row.clone())
+    }
+
+    fn put_api_key(&self, hash: &str, row: store::ApiKeyRow) {
+        if let Ok(mut keys) = self.api_keys.lock() {
+            if keys.len() >= 10_000 {
+                keys.clear();
+            }
+            keys.insert(hash.to_owned(), (std::time::Instant::now(), row));
+        }
+    }
+
+    fn clear_api_keys(&self) {
+        if let Ok(mut keys) = self.api_keys.lock() {
+            keys.clear();
         }
     }
 
@@ -177,11 +206,12 @@ impl App {
     pub fn new(store: Store, settings: Settings) -> App {
         App {
             store,
-            settings,
+            settings: std::sync::Arc::new(settings),
             map: MapState::default(),
             cipher: None,
             files: None,
             caches: std::sync::Arc::default(),
+            intake: std::sync::Arc::default(),
         }
     }
 

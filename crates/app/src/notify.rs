@@ -105,8 +105,21 @@ impl App {
         payload: &serde_json::Value,
         now: Millis,
     ) -> Result<()> {
+        let webhooks = tx.webhooks().await?;
+        self.emit_to(tx, &webhooks, event, payload, now).await
+    }
+
+    /// [`App::emit`] to webhooks already read in this transaction.
+    pub(crate) async fn emit_to(
+        &self,
+        tx: &mut Tx,
+        webhooks: &[store::WebhookRow],
+        event: &str,
+        payload: &serde_json::Value,
+        now: Millis,
+    ) -> Result<()> {
         let body = serde_json::json!({"event": event, "at": now.0, "data": payload}).to_string();
-        for w in tx.webhooks().await? {
+        for w in webhooks {
             let wanted = w.active
                 && w.events
                     .split(',')

@@ -112,8 +112,11 @@ impl Status {
 
     /// No clock runs and nothing more happens, except a reopening by an unsatisfied reporter.
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Rejected | Status::Closed | Status::Merged)
+        Status::FINAL.contains(&self)
     }
+
+    /// The states a case does not leave.
+    pub const FINAL: [Status; 3] = [Status::Rejected, Status::Closed, Status::Merged];
 
     /// The case's clocks stand still (挂账, or waiting for an extension to be decided).
     pub fn pauses_clock(self) -> bool {

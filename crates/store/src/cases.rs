@@ -123,30 +123,29 @@ macro_rules! case_row {
     };
 }
 
-/// A new case: what intake knows.
+/// A new case: what intake knows (its number is drawn when it is written).
 #[derive(Debug, Clone)]
-pub struct NewCase<'a> {
-    pub number: &'a str,
-    pub channel: &'a str,
+pub struct NewCase {
+    pub channel: String,
     pub category_id: i64,
-    pub need_type: Option<&'a str>,
+    pub need_type: Option<String>,
     pub urgent: bool,
-    pub description: &'a str,
-    pub address: &'a str,
+    pub description: String,
+    pub address: String,
     pub lon: Option<f64>,
     pub lat: Option<f64>,
-    pub scope_code: &'a str,
-    pub tier: &'a str,
-    pub reporter_name: Option<&'a str>,
-    pub reporter_phone: Option<&'a domain::Phone>,
+    pub scope_code: String,
+    pub tier: &'static str,
+    pub reporter_name: Option<String>,
+    pub reporter_phone: Option<domain::Phone>,
     pub reporter_account_id: Option<i64>,
-    pub follow_token_hash: &'a str,
+    pub follow_token_hash: String,
     pub holder_account_id: Option<i64>,
-    pub holder_node: &'a str,
-    pub stage_unit: &'a str,
+    pub holder_node: String,
+    pub stage_unit: &'static str,
     pub stage_warn_at: Millis,
     pub stage_deadline: Millis,
-    pub case_unit: &'a str,
+    pub case_unit: &'static str,
     pub case_warn_at: Millis,
     pub case_deadline: Millis,
     pub now: Millis,
@@ -320,19 +319,26 @@ impl Tx {
     }
 
     /// The next case number of a street in a year: 1, 2, 3 …
-    pub async fn next_case_seq(&mut self, street: &str, year: i64) -> Result<i64> {
+    /// Draws `count` case numbers of a street and year at once; the last one drawn.
+    pub async fn take_case_seqs(&mut self, street: &str, year: i64, count: i64) -> Result<i64> {
         let n: i64 = on!(self, c => sqlx::query_scalar(
-            "INSERT INTO case_counter (street_code, year, last) VALUES ($1, $2, 1) \
-             ON CONFLICT (street_code, year) DO UPDATE SET last = case_counter.last + 1 RETURNING last")
+            "INSERT INTO case_counter (street_code, year, last) VALUES ($1, $2, $3) \
+             ON CONFLICT (street_code, year) DO UPDATE SET last = case_counter.last + $3 RETURNING last")
             .bind(street)
             .bind(year)
+            .bind(count)
             .fetch_one(&mut *c)
             .await?);
         Ok(n)
     }
 
-    pub async fn insert_case(&mut self, n: &NewCase<'_>, cipher: &FieldCipher) -> Result<i64> {
-        let (phone_enc, last4, masked) = match n.reporter_phone {
+    pub async fn insert_case(
+        &mut self,
+        number: &str,
+        n: &NewCase,
+        cipher: &FieldCipher,
+    ) -> Result<i64> {
+        let (phone_enc, last4, masked) = match &n.reporter_phone {
             Some(p) => (
                 Some(cipher.encrypt(REPORTER_PHONE_FIELD, p.as_str())?),
                 Some(cipher.blind_index(REPORTER_LAST4_FIELD, p.last4())),
@@ -348,29 +354,29 @@ impl Tx {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'reported', $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, FALSE, 1, $21, $21, \
              $22, $23, 'accept', $24, $21, $25, $26) \
              RETURNING id")
-            .bind(n.number)
-            .bind(n.channel)
+            .bind(number)
+            .bind(&n.channel)
             .bind(n.category_id)
-            .bind(n.need_type)
+            .bind(n.need_type.as_deref())
             .bind(n.urgent)
-            .bind(n.description)
-            .bind(n.address)
+            .bind(&n.description)
+            .bind(&n.address)
             .bind(n.lon)
             .bind(n.lat)
-            .bind(n.scope_code)
+            .bind(&n.scope_code)
             .bind(n.tier)
-            .bind(n.reporter_name)
+            .bind(n.reporter_name.as_deref())
             .bind(&phone_enc)
             .bind(&last4)
             .bind(&masked)
             .bind(n.reporter_account_id)
-            .bind(n.follow_token_hash)
+            .bind(&n.follow_token_hash)
             .bind(n.case_unit)
             .bind(n.case_warn_at.0)
             .bind(n.case_deadline.0)
             .bind(n.now.0)
             .bind(n.holder_account_id)
-            .bind(n.holder_node)
+            .bind(&n.holder_node)
             .bind(n.stage_unit)
             .bind(n.stage_warn_at.0)
             .bind(n.stage_deadline.0)
@@ -560,6 +566,31 @@ impl Tx {
             .fetch_optional(&mut *c)
             .await?);
         Ok(row)
+    }
+
+    /// The newest open cases of a category in a micro-grid reported since `since` (number and
+    /// pin, at most 20): what a new report may repeat. `final_statuses` are the closed ones.
+    pub async fn recent_open_cases(
+        &mut self,
+        micro: &str,
+        category_id: i64,
+        since: Millis,
+        final_statuses: [&str; 3],
+    ) -> Result<Vec<(String, Option<f64>, Option<f64>)>> {
+        type T = (String, Option<f64>, Option<f64>);
+        let rows: Vec<T> = on!(self, c => sqlx::query_as(
+            "SELECT number, lon, lat FROM case_record \
+             WHERE scope_code = $1 AND category_id = $2 AND created_at >= $3 \
+             AND status NOT IN ($4, $5, $6) ORDER BY created_at DESC LIMIT 20")
+            .bind(micro)
+            .bind(category_id)
+            .bind(since.0)
+            .bind(final_statuses[0])
+            .bind(final_statuses[1])
+            .bind(final_statuses[2])
+            .fetch_all(&mut *c)
+            .await?);
+        Ok(rows)
     }
 
     /// Cases matching `f`, newest first, at most `f.limit`.

@@ -23,9 +23,11 @@ pub enum CryptoError {
     Undecryptable,
 }
 
-/// The ciphers of one deployment. Its `Debug` shows nothing of the keys.
+/// The ciphers of one deployment, cheap to clone. Its `Debug` shows nothing of the keys.
 #[derive(Clone)]
-pub struct FieldCipher {
+pub struct FieldCipher(std::sync::Arc<Keys>);
+
+struct Keys {
     aead: Aes256Gcm,
     index_key: [u8; 32],
 }
@@ -46,10 +48,10 @@ fn derive(master: &[u8; 32], label: &[u8]) -> [u8; 32] {
 impl FieldCipher {
     pub fn new(master: &[u8; 32]) -> FieldCipher {
         let enc = derive(master, b"weige field encryption v1");
-        FieldCipher {
+        FieldCipher(std::sync::Arc::new(Keys {
             aead: Aes256Gcm::new(&enc.into()),
             index_key: derive(master, b"weige blind index v1"),
-        }
+        }))
     }
 
     /// From 64 hexadecimal characters.
@@ -78,6 +80,7 @@ impl FieldCipher {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|_| CryptoError::NoRandomness)?;
         let sealed = self
+            .0
             .aead
             .encrypt(
                 &Nonce::<Aes256Gcm>::from(nonce),
@@ -102,6 +105,7 @@ impl FieldCipher {
             .try_into()
             .map_err(|_| CryptoError::Undecryptable)?;
         let plain = self
+            .0
             .aead
             .decrypt(
                 &Nonce::<Aes256Gcm>::from(nonce),
@@ -117,7 +121,7 @@ impl FieldCipher {
     /// A keyed hash of a normalised value, for equality lookup: the same value gives the same
     /// hash, and without the key the hash says nothing.
     pub fn blind_index(&self, field: &str, value: &str) -> String {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.index_key)
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0.index_key)
             .expect("HMAC takes any key length");
         mac.update(field.as_bytes());
         mac.update(&[0]);

@@ -70,10 +70,45 @@ pub enum Store {
     Postgres(PgPool),
 }
 
-/// One transaction. Dropped without [`Tx::commit`], it rolls back.
+/// One transaction (dropped without [`Tx::commit`], it rolls back), or a connection that runs
+/// each statement on its own ([`Store::read_once`]).
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(Conn<sqlx::Sqlite>),
+    Postgres(Conn<sqlx::Postgres>),
+}
+
+/// A connection in a transaction or on its own; either way it derefs to the engine's connection.
+pub enum Conn<DB: sqlx::Database> {
+    Tx(sqlx::Transaction<'static, DB>),
+    Plain(sqlx::pool::PoolConnection<DB>),
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for Conn<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        match self {
+            Conn::Tx(t) => t,
+            Conn::Plain(c) => c,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for Conn<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        match self {
+            Conn::Tx(t) => t,
+            Conn::Plain(c) => c,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> Conn<DB> {
+    async fn commit(self) -> Result<()> {
+        if let Conn::Tx(t) = self {
+            t.commit().await?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs the same body against whichever engine the transaction is on; inside, `$c` is the
@@ -169,16 +204,26 @@ impl Store {
     /// IMMEDIATE`), so two writers queue instead of failing halfway with SQLITE_BUSY.
     pub async fn write(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(_, w) => Tx::Sqlite(w.begin_with("BEGIN IMMEDIATE").await?),
-            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Store::Sqlite(_, w) => Tx::Sqlite(Conn::Tx(w.begin_with("BEGIN IMMEDIATE").await?)),
+            Store::Postgres(p) => Tx::Postgres(Conn::Tx(p.begin().await?)),
         })
     }
 
     /// A transaction that only reads.
     pub async fn read(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p, _) => Tx::Sqlite(p.begin().await?),
-            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Store::Sqlite(p, _) => Tx::Sqlite(Conn::Tx(p.begin().await?)),
+            Store::Postgres(p) => Tx::Postgres(Conn::Tx(p.begin().await?)),
+        })
+    }
+
+    /// A reading connection without a transaction: each statement sees the database as it is
+    /// when it runs. For hot paths whose statements do not need to agree with each other; it
+    /// saves the round trips of BEGIN and ROLLBACK.
+    pub async fn read_once(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(p, _) => Tx::Sqlite(Conn::Plain(p.acquire().await?)),
+            Store::Postgres(p) => Tx::Postgres(Conn::Plain(p.acquire().await?)),
         })
     }
 
@@ -205,10 +250,9 @@ impl Store {
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
         }
-        Ok(())
     }
 }
 

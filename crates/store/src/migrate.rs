@@ -55,6 +55,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_case_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0007_case_indexes.sql"),
     },
+    Migration {
+        version: 8,
+        name: "duplicate_index",
+        sqlite: include_str!("../migrations/sqlite/0008_duplicate_index.sql"),
+        postgres: include_str!("../migrations/postgres/0008_duplicate_index.sql"),
+    },
 ];
 
 /// What a migration run did.

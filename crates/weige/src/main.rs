@@ -309,9 +309,10 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Settings, Failure> {
     Ok(config::resolve(file, overrides)?)
 }
 
-fn init_logs(json: bool) {
+/// Logs to stderr at `RUST_LOG`'s levels, else at `default`.
+fn init_logs(json: bool, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -390,7 +391,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         _ => None,
     };
     let settings = settings(&cli, serve_args.as_ref())?;
-    init_logs(settings.json_logs);
+    // A benchmark would print a line per request it sends: it logs warnings only.
+    let quiet = matches!(cli.command, Command::Bench(_));
+    init_logs(
+        settings.json_logs,
+        if quiet { "warn" } else { "info,sqlx=warn" },
+    );
     let ctx = Ctx::cli();
     match cli.command {
         Command::Migrate => {

@@ -1,0 +1,324 @@
+//! Group commit for case intake. A report is prepared outside any transaction (validated,
+//! routed, its clocks computed, its photos stored); what it writes waits in a queue, and
+//! whichever report gets the write lock writes every report queued by then in one transaction,
+//! with one draw of case numbers. Each report is still all or nothing: when the shared
+//! transaction fails, the reports in it are written again one transaction each, so that one bad
+//! report cannot take the others with it.
+//!
+//! The write runs in its own task, so a client that hangs up cannot cancel the other reports'
+//! transaction halfway.
+
+use crate::{App, AppError, Result};
+use domain::case::Status;
+use std::sync::{Arc, Mutex};
+use store::{NewCase, NewCaseEvent, Tx};
+
+use tokio::sync::oneshot;
+
+/// Everything one report writes.
+#[derive(Debug)]
+pub(crate) struct PendingReport {
+    pub street: String,
+    pub year: i64,
+    pub case: NewCase,
+    pub category_code: String,
+    pub actor_name: String,
+    /// Stored photos: file, type, size.
+    pub photos: Vec<(String, &'static str, usize)>,
+    pub possible_duplicate_of: Option<String>,
+}
+
+/// What a written report got.
+#[derive(Debug, Clone)]
+pub(crate) struct Written {
+    pub id: i64,
+    pub number: String,
+}
+
+type Waiting = (PendingReport, oneshot::Sender<Result<Written>>);
+
+/// The reports waiting to be written, and the lock whoever writes them holds.
+#[derive(Debug, Default)]
+pub(crate) struct IntakeQueue {
+    waiting: Mutex<Vec<Waiting>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The most reports one transaction takes; the rest wait for the next.
+const MAX_BATCH: usize = 256;
+
+impl App {
+    /// Writes one prepared report, together with the others waiting at the same moment.
+    pub(crate) async fn write_report(&self, report: PendingReport) -> Result<Written> {
+        let (done, answer) = oneshot::channel();
+        self.intake
+            .waiting
+            .lock()
+            .map_err(|_| AppError::Internal("intake queue poisoned".into()))?
+            .push((report, done));
+        let app = self.clone();
+        // Detached: it holds the lock, takes what is queued (perhaps nothing: an earlier
+        // writer may have written this report already) and answers every report it took.
+        let writer = tokio::spawn(async move {
+            let _turn = app.intake.writer.clone().lock_owned().await;
+            loop {
+                let batch: Vec<Waiting> = match app.intake.waiting.lock() {
+                    Ok(mut w) => {
+                        let n = w.len().min(MAX_BATCH);
+                        w.drain(..n).collect()
+                    }
+                    Err(_) => return,
+                };
+                if batch.is_empty() {
+                    return;
+                }
+                app.write_batch(batch).await;
+            }
+        });
+        let _ = writer.await;
+        answer
+            .await
+            .map_err(|_| AppError::Internal("the intake writer stopped".into()))?
+    }
+
+    async fn write_batch(&self, batch: Vec<Waiting>) {
+        let (reports, answers): (Vec<PendingReport>, Vec<_>) = batch.into_iter().unzip();
+        let written = async {
+            let mut tx = self.store.write().await?;
+            let written = self.write_reports(&mut tx, &reports).await?;
+            tx.commit().await?;
+            Ok::<_, AppError>(written)
+        }
+        .await;
+        match written {
+            Ok(written) => {
+                for (answer, w) in answers.into_iter().zip(written) {
+                    let _ = answer.send(Ok(w));
+                }
+            }
+            Err(e) if reports.len() == 1 => {
+                if let Some(answer) = answers.into_iter().next() {
+                    let _ = answer.send(Err(e));
+                }
+            }
+            Err(_) => {
+                // One of them is bad (or the database is): each on its own, each its answer.
+                for (report, answer) in reports.into_iter().zip(answers) {
+                    let one = async {
+                        let mut tx = self.store.write().await?;
+                        let mut w = self
+                            .write_reports(&mut tx, std::slice::from_ref(&report))
+                            .await?;
+                        tx.commit().await?;
+                        w.pop()
+                            .ok_or_else(|| AppError::Internal("report not written".into()))
+                    }
+                    .await;
+                    let _ = answer.send(one);
+                }
+            }
+        }
+    }
+
+    /// Writes reports in the caller's transaction: numbers drawn once per street and year,
+    /// then each case, its first history entry, photos, the holder's notification and the
+    /// webhook events.
+    async fn write_reports(&self, tx: &mut Tx, reports: &[PendingReport]) -> Result<Vec<Written>> {
+        let cipher = self
+            .cipher
+            .clone()
+            .ok_or_else(|| AppError::Internal("no data key is configured".into()))?;
+        let mut next: std::collections::HashMap<(&str, i64), i64> = Default::default();
+        for r in reports {
+            *next.entry((r.street.as_str(), r.year)).or_default() += 1;
+        }
+        for ((street, year), n) in next.iter_mut() {
+            let last = tx.take_case_seqs(street, *year, *n).await?;
+            *n = last - *n + 1;
+        }
+        let webhooks = tx.webhooks().await?;
+        let mut out = Vec::with_capacity(reports.len());
+        for r in reports {
+            let seq = next.get_mut(&(r.street.as_str(), r.year)).map_or(0, |n| {
+                *n += 1;
+                *n - 1
+            });
+            let number = format!("{}-{}-{seq:06}", r.street, r.year);
+            let id = tx.insert_case(&number, &r.case, &cipher).await?;
+            let c = &r.case;
+            let detail = serde_json::json!({
+                "channel": c.channel, "category": r.category_code, "tier": c.tier, "photos": r.photos.len(),
+            });
+            let event = tx
+                .insert_case_event(&NewCaseEvent {
+                    case_id: id,
+                    at: c.now,
+                    actor_id: c.reporter_account_id,
+                    actor_name: &r.actor_name,
+                    action: "report",
+                    from_status: None,
+                    to_status: Status::Reported.as_str(),
+                    reason: "",
+                    detail: &detail.to_string(),
+                })
+                .await?;
+            for (file, mime, bytes) in &r.photos {
+                tx.insert_case_photo(id, "before", file, mime, *bytes as i64, Some(event), c.now)
+                    .await?;
+            }
+            if let Some(h) = c.holder_account_id {
+                let title = format!("新案件 {number} 待受理 / new case {number}");
+                tx.insert_notification(h, Some(id), "assigned", &title, &c.description, c.now)
+                    .await?;
+            }
+            let payload = serde_json::json!({
+                "number": number, "category": r.category_code, "channel": c.channel,
+                "micro_grid": c.scope_code, "status": Status::Reported.as_str(),
+                "possible_duplicate_of": r.possible_duplicate_of,
+            });
+            self.emit_to(tx, &webhooks, "case.reported", &payload, c.now)
+                .await?;
+            out.push(Written { id, number });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::{CaseInput, Ctx, Settings};
+    use domain::Millis;
+
+    async fn app() -> (App, store::testing::TestDb) {
+        let db = store::testing::fresh().await;
+        let app = App::new(db.store.clone(), Settings::default())
+            .with_cipher(store::FieldCipher::from_hex(&"55".repeat(32)).unwrap());
+        app.seed_demo().await.unwrap();
+        (app, db)
+    }
+
+    fn input(i: usize) -> CaseInput {
+        CaseInput {
+            category: "sg.sanitation".into(),
+            description: format!("第{i}件：垃圾桶满了"),
+            micro_grid: Some("510115001001001001".into()),
+            ..Default::default()
+        }
+    }
+
+    /// Holds the write lock while `n` reports queue, so that they are written as one batch.
+    async fn queued<T: Send + 'static>(
+        app: &App,
+        n: usize,
+        start: impl Fn(usize) -> tokio::task::JoinHandle<T>,
+    ) -> Vec<T> {
+        let lock = app.intake.writer.clone().lock_owned().await;
+        let tasks: Vec<_> = (0..n).map(start).collect();
+        while app.intake.waiting.lock().unwrap().len() < n {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        drop(lock);
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reports_queued_together_are_written_in_one_go_with_consecutive_numbers() {
+        let (app, _db) = app().await;
+        let made = queued(&app, 20, |i| {
+            let app = app.clone();
+            tokio::spawn(async move { app.report_case(&Ctx::cli(), &input(i), Vec::new()).await })
+        })
+        .await;
+        let mut numbers: Vec<String> = made.into_iter().map(|r| r.unwrap().number).collect();
+        numbers.sort();
+        let year = domain::calendar::Day::of(crate::now()).ymd().0;
+        let expected: Vec<String> = (1..=20)
+            .map(|n| format!("510115001-{year}-{n:06}"))
+            .collect();
+        assert_eq!(numbers, expected);
+        let mut tx = app.store.read().await.unwrap();
+        for number in &numbers {
+            let case = tx.case_by_number(number).await.unwrap().unwrap();
+            let history = tx.case_events(case.id).await.unwrap();
+            assert_eq!(history.len(), 1, "{number}");
+            assert_eq!(history[0].action, "report");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bad_report_in_a_batch_fails_alone() {
+        let (app, _db) = app().await;
+        // A prepared report like the others, but with a category the database does not have.
+        let good = app
+            .report_case(&Ctx::cli(), &input(0), Vec::new())
+            .await
+            .unwrap();
+        let model = {
+            let mut tx = app.store.read().await.unwrap();
+            tx.case_by_id(good.id).await.unwrap().unwrap()
+        };
+        let (scope, model_scope) = (model.scope_code.clone(), model.scope_code.clone());
+        let pending = move |i: usize| PendingReport {
+            street: "510115001".into(),
+            year: 2026,
+            case: NewCase {
+                channel: "api".into(),
+                category_id: if i == 2 { 987_654 } else { model.category_id },
+                need_type: None,
+                urgent: false,
+                description: format!("第{i}件"),
+                address: "1栋".into(),
+                lon: None,
+                lat: None,
+                scope_code: scope.clone(),
+                tier: "micro_grid",
+                reporter_name: None,
+                reporter_phone: None,
+                reporter_account_id: None,
+                follow_token_hash: format!("hash{i}"),
+                holder_account_id: None,
+                holder_node: scope.clone(),
+                stage_unit: "working_hours",
+                stage_warn_at: Millis(0),
+                stage_deadline: Millis(0),
+                case_unit: "working_days",
+                case_warn_at: Millis(0),
+                case_deadline: Millis(0),
+                now: Millis(0),
+            },
+            category_code: "sg.sanitation".into(),
+            actor_name: "测试".into(),
+            photos: Vec::new(),
+            possible_duplicate_of: None,
+        };
+        let results = queued(&app, 5, |i| {
+            let (app, report) = (app.clone(), pending(i));
+            tokio::spawn(async move { app.write_report(report).await })
+        })
+        .await;
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(r.is_err(), i == 2, "report {i}: {r:?}");
+        }
+        let mut tx = app.store.read().await.unwrap();
+        for r in results.iter().flatten() {
+            let case = tx.case_by_number(&r.number).await.unwrap().unwrap();
+            assert_eq!(case.id, r.id);
+            assert_eq!(tx.case_events(case.id).await.unwrap().len(), 1);
+        }
+        let all = tx
+            .list_cases(&store::CaseFilter {
+                scope: model_scope,
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 5, "the first report and four of the five");
+    }
+}
