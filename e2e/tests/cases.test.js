@@ -82,14 +82,15 @@ test("a resident reports from the QR page, the micro-grid worker handles it, the
 });
 
 test("the worker escalates, the grid worker summons a department, the time runs out, the case turns red", async () => {
-  // The street admin gives 一老一小 a one-minute handling limit, so that time runs out here.
+  // The street admin gives departments summoned to 一老一小 one minute to answer (吹哨报到; 30 by
+  // default), so that time runs out here.
   const admin = await browser.newPage();
   await login(admin, weige.url, "admin");
   const saved = await admin.evaluate(async () => {
     const csrf = document.querySelector('meta[name="csrf-token"]').content;
     const list = await (await fetch("/api/v1/categories")).json();
     const c = list.find((x) => x.code === "sg.elderly_children");
-    c.limits.handle = { amount: 1, unit: "natural_minutes" };
+    c.limits.respond = { amount: 1, unit: "natural_minutes" };
     const r = await fetch("/api/v1/categories/sg.elderly_children", {
       method: "PUT", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(c),
     });

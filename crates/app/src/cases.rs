@@ -724,14 +724,29 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("case"))?;
         let scope = parse_scope("scope", &case.scope_code)?;
-        self.require(
-            ctx,
-            Permission::ReadCases,
-            &scope,
-            &format!("case {}", case.number),
-        )
-        .await?;
+        let target = format!("case {}", case.number);
+        self.require(ctx, Permission::ReadCases, &scope, &target)
+            .await?;
+        if let Some(account) = self.involved_only(ctx, &scope) {
+            let mut tx = self.store.read_once().await?;
+            if !tx.case_involves(case.id, account).await? {
+                drop(tx);
+                return Err(self
+                    .deny(ctx, Permission::ReadCases, &target, Some(&case.scope_code))
+                    .await);
+            }
+        }
         Ok(case)
+    }
+
+    /// For a caller who reads only the cases they hold or have acted on (a department, a
+    /// partner): their account.
+    fn involved_only(&self, ctx: &Ctx, scope: &GridCode) -> Option<i64> {
+        match ctx.actor {
+            crate::Actor::Cli => None,
+            _ if domain::access::reads_all_cases(&ctx.grants, scope) => None,
+            _ => Some(ctx.account_id().unwrap_or(-1)),
+        }
     }
 
     /// One case with its history, photos and what the caller may do.
@@ -1109,8 +1124,12 @@ impl App {
         } else if to.pauses_clock() && !from.pauses_clock() {
             paused_at = Some(now.0);
         }
-        let new_stage = stage_of(to);
-        let restart = new_stage != stage_of(from)
+        // A case dispatched to a department first waits for it to answer (吹哨报到).
+        let new_stage = match (to, tier) {
+            (Status::Dispatched, Tier::Department) => Some("respond"),
+            _ => stage_of(to),
+        };
+        let restart = new_stage != case.stage.as_deref()
             || (to == Status::Rework && from != Status::Rework)
             || action == Action::Dispatch;
         if restart {
@@ -1495,6 +1514,7 @@ impl App {
                 } else {
                     None
                 },
+                involving_account_id: self.involved_only(ctx, &scope),
                 overdue_at: q.overdue.then_some(now.0),
                 created_from: day("from", q.from.as_deref())?,
                 created_to: day("to", q.to.as_deref())?,

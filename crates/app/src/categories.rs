@@ -32,7 +32,7 @@ pub const NEED_TYPES: [(&str, &str); 3] = [
 ];
 
 /// The stages a case's clock runs through, and the whole case.
-pub const STAGES: [&str; 5] = ["accept", "dispatch", "handle", "verify", "case"];
+pub const STAGES: [&str; 6] = ["accept", "dispatch", "respond", "handle", "verify", "case"];
 
 /// The time limits of a category: each stage's and the whole case's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -43,6 +43,11 @@ pub struct Limits {
     /// 派遣: from acceptance to dispatch.
     #[schema(value_type = Object)]
     pub dispatch: Limit,
+    /// 响应 (吹哨报到): a department a case is dispatched to takes it within this, before
+    /// its handling clock starts. Categories saved before it existed get 30 minutes.
+    #[schema(value_type = Object)]
+    #[serde(default = "department_response")]
+    pub respond: Limit,
     /// 处置: from dispatch to handled.
     #[schema(value_type = Object)]
     pub handle: Limit,
@@ -59,12 +64,18 @@ impl Limits {
         match stage {
             "accept" => Some(self.accept),
             "dispatch" => Some(self.dispatch),
+            "respond" => Some(self.respond),
             "handle" => Some(self.handle),
             "verify" => Some(self.verify),
             "case" => Some(self.case),
             _ => None,
         }
     }
+}
+
+/// 吹哨报到: a summoned department answers within 30 minutes.
+fn department_response() -> Limit {
+    limit(30, LimitUnit::NaturalMinutes)
 }
 
 fn limit(amount: u32, unit: LimitUnit) -> Limit {
@@ -75,6 +86,7 @@ fn limits(handle: Limit, case: Limit) -> Limits {
     Limits {
         accept: limit(2, LimitUnit::WorkingHours),
         dispatch: limit(2, LimitUnit::WorkingHours),
+        respond: department_response(),
         handle,
         verify: limit(1, LimitUnit::WorkingDays),
         case,

@@ -310,6 +310,13 @@ async fn a_case_climbs_to_the_department_and_turns_red_when_its_time_is_up() {
         .await
         .unwrap();
     assert_eq!(view.summary.tier, "department", "a department summoned");
+    // 吹哨报到: the department answers within 30 minutes, then its handling clock runs.
+    assert_eq!(view.summary.stage.as_deref(), Some("respond"));
+    let answer_by = view.summary.stage_deadline.unwrap() - app::now().0;
+    assert!(
+        (29 * 60_000..=30 * 60_000).contains(&answer_by),
+        "{answer_by} ms"
+    );
     let dept = as_user(&app, "dept").await;
     let mine = app
         .cases(
@@ -322,6 +329,23 @@ async fn a_case_climbs_to_the_department_and_turns_red_when_its_time_is_up() {
         .await
         .unwrap();
     assert_eq!(mine.items.len(), 1);
+    // A department sees the cases it is summoned to, not the rest of the street's.
+    let other = app
+        .report_case(&Ctx::cli(), &report("sg.sanitation"), Vec::new())
+        .await
+        .unwrap();
+    let seen = app.cases(&dept, &app::CaseQuery::default()).await.unwrap();
+    let seen: Vec<i64> = seen.items.iter().map(|c| c.id).collect();
+    assert_eq!(seen, vec![created.id]);
+    assert!(matches!(
+        app.case(&dept, other.id).await,
+        Err(AppError::Forbidden(_))
+    ));
+    let all = app.cases(&grid, &app::CaseQuery::default()).await.unwrap();
+    assert_eq!(all.items.len(), 2, "the grid worker sees both");
+    let view = step(&app, &dept, created.id, "claim").await;
+    assert_eq!(view.summary.stage.as_deref(), Some("handle"));
+    assert!(view.summary.stage_deadline.unwrap() - app::now().0 > 60 * 60_000);
     // Time passes: move the stage clock six weeks back, as the weeks would.
     age(&db, created.id, 1000 * 3_600_000).await;
     let view = app.case(&dept, created.id).await.unwrap();

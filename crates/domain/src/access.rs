@@ -246,6 +246,20 @@ pub fn allows(grants: &[Grant], permission: Permission, target: &GridCode) -> bo
         .any(|g| g.role.has(permission) && g.scope.contains(target))
 }
 
+/// Whether these grants let their holder read every case of `target`, not only the cases they
+/// hold or have acted on: departments, partners and volunteers are summoned to cases, they do
+/// not watch a place.
+pub fn reads_all_cases(grants: &[Grant], target: &GridCode) -> bool {
+    grants.iter().any(|g| {
+        g.role.has(Permission::ReadCases)
+            && !matches!(
+                g.role,
+                Role::DepartmentHandler | Role::Partner | Role::Volunteer
+            )
+            && g.scope.contains(target)
+    })
+}
+
 /// Whether these grants allow `permission` anywhere at all (for pages that list what is in scope).
 pub fn allows_somewhere(grants: &[Grant], permission: Permission) -> bool {
     grants.iter().any(|g| g.role.has(permission))

@@ -198,6 +198,8 @@ pub struct CaseFilter {
     pub tier: Option<String>,
     pub channel: Option<String>,
     pub holder_account_id: Option<i64>,
+    /// Only cases this account holds or has acted on (what a department or partner sees).
+    pub involving_account_id: Option<i64>,
     /// Open cases whose stage or whole-case deadline is before this instant.
     pub overdue_at: Option<i64>,
     pub created_from: Option<i64>,
@@ -568,6 +570,18 @@ impl Tx {
         Ok(row)
     }
 
+    /// Whether an account holds a case or has acted on it.
+    pub async fn case_involves(&mut self, case_id: i64, account_id: i64) -> Result<bool> {
+        let n: i64 = on!(self, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM case_record WHERE id = $1 AND (holder_account_id = $2 \
+             OR EXISTS (SELECT 1 FROM case_event WHERE case_id = $1 AND actor_id = $2))")
+            .bind(case_id)
+            .bind(account_id)
+            .fetch_one(&mut *c)
+            .await?);
+        Ok(n > 0)
+    }
+
     /// The newest open cases of a category in a micro-grid reported since `since` (number and
     /// pin, at most 20): what a new report may repeat. `final_statuses` are the closed ones.
     pub async fn recent_open_cases(
@@ -629,6 +643,14 @@ impl Tx {
         }
         if let Some(h) = f.holder_account_id {
             add(&mut params, &mut clauses, "holder_account_id = ?", P::I(h));
+        }
+        if let Some(a) = f.involving_account_id {
+            add(
+                &mut params,
+                &mut clauses,
+                "(holder_account_id = ? OR id IN (SELECT case_id FROM case_event WHERE actor_id = ?))",
+                P::I(a),
+            );
         }
         if let Some(t) = f.created_from {
             add(&mut params, &mut clauses, "created_at >= ?", P::I(t));

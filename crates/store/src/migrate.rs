@@ -61,6 +61,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_duplicate_index.sql"),
         postgres: include_str!("../migrations/postgres/0008_duplicate_index.sql"),
     },
+    Migration {
+        version: 9,
+        name: "case_actor_index",
+        sqlite: include_str!("../migrations/sqlite/0009_case_actor_index.sql"),
+        postgres: include_str!("../migrations/postgres/0009_case_actor_index.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -1951,6 +1951,7 @@ async fn category_page(
     let labels = [
         ("accept", "受理时限"),
         ("dispatch", "派遣时限"),
+        ("respond", "部门响应时限（吹哨报到）"),
         ("handle", "处置时限"),
         ("verify", "核查时限"),
         ("case", "全案时限"),
@@ -1985,6 +1986,8 @@ struct CategoryForm {
     accept_unit: String,
     dispatch_amount: u32,
     dispatch_unit: String,
+    respond_amount: u32,
+    respond_unit: String,
     handle_amount: u32,
     handle_unit: String,
     verify_amount: u32,
@@ -2017,6 +2020,7 @@ async fn save_category(
         Ok(app::Limits {
             accept: limit(f.accept_amount, &f.accept_unit)?,
             dispatch: limit(f.dispatch_amount, &f.dispatch_unit)?,
+            respond: limit(f.respond_amount, &f.respond_unit)?,
             handle: limit(f.handle_amount, &f.handle_unit)?,
             verify: limit(f.verify_amount, &f.verify_unit)?,
             case: limit(f.case_amount, &f.case_unit)?,

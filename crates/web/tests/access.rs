@@ -446,6 +446,9 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                 );
                 let allowed = match api_permission(method, path) {
                     None => true,
+                    Some(_) if path.starts_with("/api/v1/cases/{id}") && reads_own_cases(role) => {
+                        false
+                    }
                     Some(p) if unscoped => role.has(p),
                     Some(p) => role.has(p) && targets.scope == INSIDE,
                 };
@@ -665,6 +668,8 @@ const PAGES: &[PageRoute] = &[
             ("accept_unit", "working_hours"),
             ("dispatch_amount", "2"),
             ("dispatch_unit", "working_hours"),
+            ("respond_amount", "30"),
+            ("respond_unit", "natural_minutes"),
             ("handle_amount", "5"),
             ("handle_unit", "working_days"),
             ("verify_amount", "1"),
@@ -855,8 +860,9 @@ async fn every_page_refuses_what_the_role_or_the_scope_does_not_allow() {
                     path.to_string()
                 };
                 let uri = fill(&path, targets, role.as_str());
-                let allowed =
-                    permission.is_none_or(|p| role.has(p) && (targets.scope == INSIDE || !scoped));
+                let allowed = permission
+                    .is_none_or(|p| role.has(p) && (targets.scope == INSIDE || !scoped))
+                    && !(path.starts_with("/cases/{case}") && reads_own_cases(role));
                 let before = t.audit_count("permission_denied").await;
                 let r = if *method == "GET" {
                     t.page(&session, &uri).await
@@ -916,4 +922,13 @@ async fn navigation_shows_only_what_the_role_may_open() {
     let home = t.page(&secadmin, "/").await.text();
     assert!(home.contains("href=\"/admin/accounts\""));
     assert!(!home.contains("href=\"/audit\""));
+}
+
+/// Departments, partners and volunteers read only the cases they hold or have acted on; the
+/// walk's case is none of theirs.
+fn reads_own_cases(role: Role) -> bool {
+    matches!(
+        role,
+        Role::DepartmentHandler | Role::Partner | Role::Volunteer
+    )
 }

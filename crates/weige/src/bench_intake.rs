@@ -27,6 +27,10 @@ pub struct IntakeArgs {
     /// Only SQLite.
     #[arg(long)]
     no_postgres: bool,
+    /// Keep the SQLite database in this folder (as `bench.db`, data key 77…77) instead of
+    /// deleting it: to measure start-up, memory and a kill -9 on it with `weige serve`.
+    #[arg(long)]
+    keep: Option<std::path::PathBuf>,
 }
 
 struct Load {
@@ -323,11 +327,21 @@ async fn run_engine(a: &IntakeArgs, url: &str, label: &str) -> Result<(), String
 }
 
 pub async fn intake(a: &IntakeArgs) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("weige-bench-db-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let dir = a.keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("weige-bench-db-{}", std::process::id()))
+    });
+    if a.keep.is_some() && dir.join("bench.db").exists() {
+        return Err(format!(
+            "{} already holds a bench.db; name an empty folder",
+            dir.display()
+        ));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let sqlite = format!("sqlite://{}", dir.join("bench.db").display());
     let result = run_engine(a, &sqlite, "SQLite").await;
-    let _ = std::fs::remove_dir_all(&dir);
+    if a.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     result?;
     if a.no_postgres {
         return Ok(());

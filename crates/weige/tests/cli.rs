@@ -222,3 +222,127 @@ async fn the_demo_serves_then_stops_cleanly_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "weige exited with {status}");
 }
+
+/// Starts `weige <command>` on `db` at a free port; the child and its address.
+fn start(db: &str, command: &str, key: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weige"))
+        .args(["--database", db, command, "--listen", "127.0.0.1:0"])
+        .env_remove("WEIGE_CONFIG")
+        .env("WEIGE_DATA_KEY", key)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split("http://")
+                .nth(1)
+                .map(|a| a.trim_end_matches('/').to_owned())
+        })
+        .expect("the address is printed");
+    // Keep reading what it prints, so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+/// One request on its own connection: the status and the body.
+fn call(addr: &str, request: &str) -> Option<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.get(9..12)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+#[tokio::test]
+async fn a_kill_9_under_load_loses_no_acknowledged_report() {
+    let db = store::testing::fresh().await;
+    let data_key = "5a".repeat(32);
+    let (mut server, addr) = start(&db.url, "demo", &data_key);
+    let created = Command::new(env!("CARGO_BIN_EXE_weige"))
+        .args(["--database", &db.url, "apikey", "create", "--name", "load"])
+        .args(["--role", "street_admin", "--scope", "510115001"])
+        .env_remove("WEIGE_CONFIG")
+        .env("WEIGE_DATA_KEY", &data_key)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", stderr(&created));
+    let api_key = stdout(&created)
+        .lines()
+        .find(|l| l.starts_with("wk_"))
+        .unwrap()
+        .to_owned();
+
+    // Four clients report until the server dies; each keeps the numbers it was given.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(i64, String)>::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (addr, api_key, acknowledged) = (addr.clone(), api_key.clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    let body = format!(
+                        r#"{{"category":"sg.sanitation","description":"压测 {c}-{i}","micro_grid":"510115001001001001"}}"#
+                    );
+                    let request = format!(
+                        "POST /api/v1/cases HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {api_key}\r\n\
+                         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    match call(&addr, &request) {
+                        Some((201, body)) => {
+                            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                            let number = v["number"].as_str().unwrap().to_owned();
+                            acknowledged.lock().unwrap().push((v["id"].as_i64().unwrap(), number));
+                        }
+                        Some((status, body)) => panic!("{status}: {body}"),
+                        None => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = Command::new("kill")
+        .args(["-KILL", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let _ = server.wait();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    // Restarted, the server finds every report it acknowledged.
+    let (mut server, addr) = start(&db.url, "serve", &data_key);
+    let mut missing = Vec::new();
+    for (id, number) in &acknowledged {
+        let request = format!(
+            "GET /api/v1/cases/{id} HTTP/1.1\r\nHost: {addr}\r\n\
+             Authorization: Bearer {api_key}\r\nConnection: close\r\n\r\n"
+        );
+        match call(&addr, &request) {
+            Some((200, body)) if body.contains(&format!("\"{number}\"")) => {}
+            other => missing.push((number.clone(), other)),
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged reports lost: {missing:?}",
+        missing.len(),
+        acknowledged.len()
+    );
+    let _ = Command::new("kill")
+        .args(["-KILL", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+}
