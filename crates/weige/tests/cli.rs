@@ -180,28 +180,11 @@ fn bad_configuration_stops_with_a_message() {
 #[tokio::test]
 async fn the_demo_serves_then_stops_cleanly_on_sigterm() {
     let db = store::testing::fresh().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weige"))
-        .args(["--database", &db.url, "demo", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.split("open: ").nth(1).map(str::to_owned))
-        .expect("the address is printed");
-    let printed: Vec<String> = lines.by_ref().take(8).map_while(Result::ok).collect();
+    let (mut child, addr, printed) = start(&db.url, "demo", &"5b".repeat(32));
     assert!(
         printed.iter().any(|l| l.contains("Weige@2026")),
         "{printed:?}"
     );
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
 
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     write!(
@@ -223,8 +206,9 @@ async fn the_demo_serves_then_stops_cleanly_on_sigterm() {
     assert!(status.success(), "weige exited with {status}");
 }
 
-/// Starts `weige <command>` on `db` at a free port; the child and its address.
-fn start(db: &str, command: &str, key: &str) -> (std::process::Child, String) {
+/// Starts `weige <command>` on `db` at a free port: the child, its address and the eight
+/// lines printed after the address.
+fn start(db: &str, command: &str, key: &str) -> (std::process::Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_weige"))
         .args(["--database", db, command, "--listen", "127.0.0.1:0"])
         .env_remove("WEIGE_CONFIG")
@@ -244,9 +228,13 @@ fn start(db: &str, command: &str, key: &str) -> (std::process::Child, String) {
                 .map(|a| a.trim_end_matches('/').to_owned())
         })
         .expect("the address is printed");
+    let printed = match command {
+        "demo" => lines.by_ref().take(8).map_while(Result::ok).collect(),
+        _ => Vec::new(),
+    };
     // Keep reading what it prints, so that it never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    (child, url)
+    (child, url, printed)
 }
 
 /// One request on its own connection: the status and the body.
@@ -264,7 +252,7 @@ fn call(addr: &str, request: &str) -> Option<(u16, String)> {
 async fn a_kill_9_under_load_loses_no_acknowledged_report() {
     let db = store::testing::fresh().await;
     let data_key = "5a".repeat(32);
-    let (mut server, addr) = start(&db.url, "demo", &data_key);
+    let (mut server, addr, _) = start(&db.url, "demo", &data_key);
     let created = Command::new(env!("CARGO_BIN_EXE_weige"))
         .args(["--database", &db.url, "apikey", "create", "--name", "load"])
         .args(["--role", "street_admin", "--scope", "510115001"])
@@ -323,7 +311,7 @@ async fn a_kill_9_under_load_loses_no_acknowledged_report() {
     let acknowledged = acknowledged.lock().unwrap().clone();
 
     // Restarted, the server finds every report it acknowledged.
-    let (mut server, addr) = start(&db.url, "serve", &data_key);
+    let (mut server, addr, _) = start(&db.url, "serve", &data_key);
     let mut missing = Vec::new();
     for (id, number) in &acknowledged {
         let request = format!(
