@@ -433,19 +433,22 @@ impl App {
         micro: &str,
     ) -> Result<(String, Option<i64>)> {
         let node = tier_node(micro, tier);
-        let duty = match (tier, category.handler.as_str()) {
+        let (at, duty) = match (tier, category.handler.as_str()) {
             (Tier::MicroGrid | Tier::Grid, "partner") => {
-                let community = tier_node(micro, Tier::Community);
-                return Ok((node, tx.staff_account(&community, "property_staff").await?));
+                (tier_node(micro, Tier::Community), "property_staff")
             }
-            (Tier::MicroGrid, _) => Some("micro_grid_worker"),
-            (Tier::Grid, _) => Some("grid_worker"),
-            (Tier::Community, _) => Some("general_grid_head"),
-            _ => None,
+            (Tier::MicroGrid, _) => (node.clone(), "micro_grid_worker"),
+            (Tier::Grid, _) => (node.clone(), "grid_worker"),
+            (Tier::Community, _) => (node.clone(), "general_grid_head"),
+            _ => return Ok((node, None)),
         };
-        let account = match duty {
-            Some(d) => tx.staff_account(&node, d).await?,
-            None => None,
+        let account = match self.caches.holder(&at, duty) {
+            Some(account) => account,
+            None => {
+                let account = tx.staff_account(&at, duty).await?;
+                self.caches.put_holder(&at, duty, account);
+                account
+            }
         };
         Ok((node, account))
     }

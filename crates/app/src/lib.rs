@@ -129,7 +129,14 @@ struct Caches {
     /// within [`CACHE_TTL`].
     api_keys:
         std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, store::ApiKeyRow)>>,
+    /// The account serving a duty on a node (the roster), asked on every report. A change of
+    /// the roster here clears it; on another server it is seen within [`CACHE_TTL`].
+    holders:
+        std::sync::Mutex<std::collections::HashMap<HolderKey, (std::time::Instant, Option<i64>)>>,
 }
+
+/// A node's code and a duty of the roster.
+type HolderKey = (String, &'static str);
 
 /// How long a cached list is trusted.
 pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -164,6 +171,30 @@ impl Caches {
                 keys.clear();
             }
             keys.insert(hash.to_owned(), (std::time::Instant::now(), row));
+        }
+    }
+
+    fn holder(&self, node: &str, duty: &'static str) -> Option<Option<i64>> {
+        let holders = self.holders.lock().ok()?;
+        let (at, account) = holders.get(&(node.to_owned(), duty))?;
+        (at.elapsed() < CACHE_TTL).then_some(*account)
+    }
+
+    fn put_holder(&self, node: &str, duty: &'static str, account: Option<i64>) {
+        if let Ok(mut holders) = self.holders.lock() {
+            if holders.len() >= 200_000 {
+                holders.clear();
+            }
+            holders.insert(
+                (node.to_owned(), duty),
+                (std::time::Instant::now(), account),
+            );
+        }
+    }
+
+    fn clear_holders(&self) {
+        if let Ok(mut holders) = self.holders.lock() {
+            holders.clear();
         }
     }
 

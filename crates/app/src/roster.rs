@@ -347,6 +347,7 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("staff"))?;
         tx.commit().await?;
+        self.caches.clear_holders();
         Ok(row.into())
     }
 
@@ -381,6 +382,7 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("staff"))?;
         tx.commit().await?;
+        self.caches.clear_holders();
         Ok(row.into())
     }
 
@@ -391,6 +393,7 @@ impl App {
             return Err(AppError::NotFound("staff"));
         }
         tx.commit().await?;
+        self.caches.clear_holders();
         Ok(())
     }
 
@@ -459,6 +462,7 @@ impl App {
         )
         .await?;
         tx.commit().await?;
+        self.caches.clear_holders();
         Ok(bytes)
     }
 
@@ -574,6 +578,7 @@ impl App {
             tick(progress, n + 1, total);
         }
         tx.commit().await?;
+        self.caches.clear_holders();
         Ok(report)
     }
 }
