@@ -761,8 +761,8 @@ impl App {
     async fn case_view(&self, ctx: &Ctx, c: CaseRow) -> Result<CaseView> {
         let categories = self.categories().await?;
         let category = categories.iter().find(|k| k.id == c.category_id);
+        let names = self.chain_names(&c.scope_code).await?;
         let mut tx = self.store.read().await?;
-        let names: HashMap<String, String> = tx.grid_node_names().await?.into_iter().collect();
         let holder = match c.holder_account_id {
             Some(a) => tx
                 .account_by_id(a)
@@ -1567,8 +1567,8 @@ impl App {
     ) -> Result<TrackView> {
         let case = self.tracked_case(number, token, last4).await?;
         let categories = self.categories().await?;
+        let names = self.chain_names(&case.scope_code).await?;
         let mut tx = self.store.read().await?;
-        let names: HashMap<String, String> = tx.grid_node_names().await?.into_iter().collect();
         let history = tx
             .case_events(case.id)
             .await?
@@ -1808,14 +1808,7 @@ impl App {
         if code.level() != Level::MicroGrid {
             return Ok(None);
         }
-        let names: HashMap<String, String> = self
-            .store
-            .read()
-            .await?
-            .grid_node_names()
-            .await?
-            .into_iter()
-            .collect();
+        let names = self.chain_names(code.as_str()).await?;
         Ok(names.get(code.as_str()).map(|name| {
             (
                 NodeRef {

@@ -193,6 +193,39 @@ fn shape(node: &store::GridNode) -> Option<std::result::Result<Polygon, String>>
 }
 
 impl App {
+    /// The names of a micro-grid and the nodes above it, by code: from the routing index,
+    /// which holds every node's name, else from the database (before the index is built).
+    pub(crate) async fn chain_names(&self, micro: &str) -> Result<HashMap<String, String>> {
+        let lens = [
+            Level::Street.code_len(),
+            Level::Community.code_len(),
+            Level::Grid.code_len(),
+            Level::MicroGrid.code_len(),
+        ];
+        let codes: Vec<&str> = lens.iter().filter_map(|&n| micro.get(..n)).collect();
+        let index = self.map.current();
+        let mut names = HashMap::new();
+        let mut tx = None;
+        for code in codes {
+            let name = match index.names.get(code) {
+                Some(n) => Some(n.clone()),
+                None => {
+                    if tx.is_none() {
+                        tx = Some(self.store.read_once().await?);
+                    }
+                    match tx.as_mut() {
+                        Some(t) => t.grid_node_by_code(code).await?.map(|n| n.name),
+                        None => None,
+                    }
+                }
+            };
+            if let Some(name) = name {
+                names.insert(code.to_owned(), name);
+            }
+        }
+        Ok(names)
+    }
+
     /// Rebuilds the routing index when the map changed since it was built; true when it did.
     pub async fn refresh_map(&self) -> Result<bool> {
         let mut tx = self.store.read().await?;
