@@ -26,7 +26,7 @@ pub const CHANNELS: [(&str, &str); 7] = [
     ("hotline", "12345 热线"),
 ];
 
-pub const MAX_DESCRIPTION: usize = 2_000;
+pub const MAX_DESCRIPTION: usize = 4_000;
 
 /// A report, from any channel.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -56,6 +56,10 @@ pub struct CaseInput {
     pub reporter_phone: Option<String>,
     #[serde(default)]
     pub urgent: bool,
+    /// A picture or video elsewhere (http or https), as Open311 clients send it; kept in the
+    /// report's history entry.
+    #[serde(default)]
+    pub media_url: Option<String>,
 }
 
 /// A new case, and how its reporter follows it.
@@ -277,7 +281,7 @@ fn stage_of(s: Status) -> Option<&'static str> {
 }
 
 /// The node of the tree a tier works at, for a case in micro-grid `micro`.
-fn tier_node(micro: &str, tier: Tier) -> String {
+pub(crate) fn tier_node(micro: &str, tier: Tier) -> String {
     let len = match tier {
         Tier::MicroGrid => Level::MicroGrid.code_len(),
         Tier::Grid => Level::Grid.code_len(),
@@ -504,6 +508,22 @@ impl App {
             .filter(|n| !n.is_empty())
             .map(|n| n.chars().take(32).collect::<String>());
         let address: String = input.address.trim().chars().take(200).collect();
+        let media_url = match input.media_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u)
+                if u.len() <= 1_000
+                    && (u.starts_with("http://") || u.starts_with("https://"))
+                    && !u.chars().any(char::is_whitespace) =>
+            {
+                Some(u.to_owned())
+            }
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "media_url",
+                    "须为 http(s) 网址，最长 1000 字符 / an http(s) URL of at most 1000 characters",
+                ));
+            }
+        };
         let category = self.category_for_case(input.category.trim()).await?;
         let micro = self.route_report(input, &address).await?;
         if !anonymous {
@@ -587,6 +607,7 @@ impl App {
                 category_code: category.code.clone(),
                 actor_name: self.actor_label(ctx),
                 photos: stored,
+                media_url,
                 possible_duplicate_of: duplicate.clone(),
             })
             .await?;
@@ -654,7 +675,7 @@ impl App {
     }
 
     /// The micro-grid of a report: its pin, else its micro-grid, else its address.
-    async fn route_report(&self, input: &CaseInput, address: &str) -> Result<GridCode> {
+    pub(crate) async fn route_report(&self, input: &CaseInput, address: &str) -> Result<GridCode> {
         if let (Some(lon), Some(lat)) = (input.lon, input.lat) {
             // The index follows the map (edits here refresh it, the watcher catches other
             // servers' edits); a point it misses is tried again on a fresh read.

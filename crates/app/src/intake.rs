@@ -25,6 +25,8 @@ pub(crate) struct PendingReport {
     pub actor_name: String,
     /// Stored photos: file, type, size.
     pub photos: Vec<(String, &'static str, usize)>,
+    /// Media elsewhere, as the report named it.
+    pub media_url: Option<String>,
     pub possible_duplicate_of: Option<String>,
 }
 
@@ -146,9 +148,12 @@ impl App {
             let number = format!("{}-{}-{seq:06}", r.street, r.year);
             let id = tx.insert_case(&number, &r.case, &cipher).await?;
             let c = &r.case;
-            let detail = serde_json::json!({
+            let mut detail = serde_json::json!({
                 "channel": c.channel, "category": r.category_code, "tier": c.tier, "photos": r.photos.len(),
             });
+            if let Some(url) = &r.media_url {
+                detail["media_url"] = serde_json::json!(url);
+            }
             let event = tx
                 .insert_case_event(&NewCaseEvent {
                     case_id: id,
@@ -295,6 +300,7 @@ mod tests {
             category_code: "sg.sanitation".into(),
             actor_name: "测试".into(),
             photos: Vec::new(),
+            media_url: None,
             possible_duplicate_of: None,
         };
         let results = queued(&app, 5, |i| {

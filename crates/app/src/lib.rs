@@ -18,6 +18,7 @@ mod intake;
 mod map;
 mod map_io;
 mod notify;
+mod open311;
 mod places;
 mod registry;
 mod registry_io;
@@ -49,6 +50,7 @@ pub use notify::{
     CreatedWebhook, EVENTS, Inbox, NotificationView, OutboxView, WebhookInput, WebhookView,
     backoff_ms, signature,
 };
+pub use open311::{Open311Error, Open311Post, Open311Record, Open311Service};
 pub use places::{BUILDING_COLUMNS, HOUSEHOLD_COLUMNS, TableImportReport};
 pub use registry::{HouseholdSummary, HouseholdView, ResidentPatch, ResidentView, SensitiveField};
 pub use registry_io::{RESIDENT_COLUMNS, RegistryImportReport};

@@ -392,7 +392,7 @@ async fn bad_reports_are_refused_with_the_field_named() {
         ),
         (
             CaseInput {
-                description: "字".repeat(2001),
+                description: "字".repeat(4001),
                 ..report("sg.other")
             },
             "description",

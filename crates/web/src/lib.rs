@@ -11,6 +11,7 @@ mod error;
 mod i18n;
 mod metrics;
 mod middleware;
+mod open311;
 mod pages;
 
 pub use api::ApiDoc;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::doc_routes())
         .merge(assets::routes())
         .merge(metrics::routes())
+        .merge(open311::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
