@@ -1544,6 +1544,7 @@ impl App {
                 created_to: day("to", q.to.as_deref())?,
                 before_id: q.before,
                 limit: limit + 1,
+                ..Default::default()
             })
             .await?;
         let more = rows.len() as i64 > limit;

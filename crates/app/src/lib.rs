@@ -50,7 +50,10 @@ pub use notify::{
     CreatedWebhook, EVENTS, Inbox, NotificationView, OutboxView, WebhookInput, WebhookView,
     backoff_ms, signature,
 };
-pub use open311::{Open311Error, Open311Post, Open311Record, Open311Service};
+pub use open311::{
+    OPEN311_MAX_PAGE, OPEN311_MAX_SPAN_MS, Open311Error, Open311Post, Open311Query, Open311Record,
+    Open311Service,
+};
 pub use places::{BUILDING_COLUMNS, HOUSEHOLD_COLUMNS, TableImportReport};
 pub use registry::{HouseholdSummary, HouseholdView, ResidentPatch, ResidentView, SensitiveField};
 pub use registry_io::{RESIDENT_COLUMNS, RegistryImportReport};

@@ -371,3 +371,132 @@ impl App {
         })
     }
 }
+
+/// What `GET requests` asks for (times already read from ISO 8601).
+#[derive(Debug, Clone, Default)]
+pub struct Open311Query {
+    /// Case numbers; when given, every other filter is ignored.
+    pub service_request_ids: Vec<String>,
+    pub service_codes: Vec<String>,
+    pub start: Option<domain::Millis>,
+    pub end: Option<domain::Millis>,
+    /// `open` and/or `closed`.
+    pub statuses: Vec<String>,
+    pub updated_after: Option<domain::Millis>,
+    pub updated_before: Option<domain::Millis>,
+    /// From 1.
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+/// The specification's longest span of `start_date` to `end_date`, and the default span.
+pub const OPEN311_MAX_SPAN_MS: i64 = 90 * 86_400_000;
+/// Requests in one answer at most (the specification's default query limit).
+pub const OPEN311_MAX_PAGE: i64 = 1_000;
+
+impl App {
+    /// `GET requests`: the jurisdiction's requests, newest first.
+    pub async fn open311_requests(
+        &self,
+        ctx: &crate::Ctx,
+        jurisdiction: &GridCode,
+        q: &Open311Query,
+    ) -> std::result::Result<Vec<Open311Record>, Open311Error> {
+        use domain::case::Status;
+        if !q.service_request_ids.is_empty() {
+            let mut out = Vec::new();
+            for number in q.service_request_ids.iter().take(OPEN311_MAX_PAGE as usize) {
+                match self.open311_request(ctx, jurisdiction, number).await {
+                    Ok(r) => out.push(r),
+                    Err(e) if e.status == 404 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(out);
+        }
+        let categories = self.categories().await?;
+        let mut category_ids = Vec::new();
+        for code in &q.service_codes {
+            let c = categories
+                .iter()
+                .find(|c| &c.code == code && !c.is_group())
+                .ok_or_else(|| Open311Error::new(404, format!("service_code {code} not found")))?;
+            category_ids.push(c.id);
+        }
+        let now = crate::now().0;
+        let (start, end) = match (q.start, q.end) {
+            (Some(s), Some(e)) => (s.0, e.0),
+            (Some(s), None) => (s.0, (s.0 + OPEN311_MAX_SPAN_MS).min(now.max(s.0))),
+            (None, Some(e)) => (e.0 - OPEN311_MAX_SPAN_MS, e.0),
+            (None, None) => (now - OPEN311_MAX_SPAN_MS, now),
+        };
+        if end < start {
+            return Err(Open311Error::new(400, "end_date is before start_date"));
+        }
+        if end - start > OPEN311_MAX_SPAN_MS {
+            return Err(Open311Error::new(
+                400,
+                "start_date to end_date may span at most 90 days",
+            ));
+        }
+        let mut statuses: Vec<String> = Vec::new();
+        for s in &q.statuses {
+            match s.as_str() {
+                "open" => statuses.extend(
+                    Status::ALL
+                        .iter()
+                        .filter(|s| !s.is_final())
+                        .map(|s| s.as_str().to_owned()),
+                ),
+                "closed" => statuses
+                    .extend([Status::Closed, Status::Rejected].map(|s| s.as_str().to_owned())),
+                other => {
+                    return Err(Open311Error::new(
+                        400,
+                        format!("status is open or closed, not {other:?}"),
+                    ));
+                }
+            }
+        }
+        if statuses.is_empty() {
+            // Every state but merged: a merged case lives on in the case it went into.
+            statuses = Status::ALL
+                .iter()
+                .filter(|s| **s != Status::Merged)
+                .map(|s| s.as_str().to_owned())
+                .collect();
+        }
+        let page_size = q.page_size.unwrap_or(OPEN311_MAX_PAGE);
+        if !(1..=OPEN311_MAX_PAGE).contains(&page_size) {
+            return Err(Open311Error::new(400, "page_size is 1 to 1000"));
+        }
+        let page = q.page.unwrap_or(1);
+        if page < 1 {
+            return Err(Open311Error::new(400, "page starts at 1"));
+        }
+        let rows = self
+            .store
+            .read()
+            .await
+            .map_err(AppError::from)?
+            .list_cases(&store::CaseFilter {
+                scope: jurisdiction.to_string(),
+                statuses,
+                category_ids,
+                created_from: Some(start),
+                created_to: Some(end + 1),
+                updated_from: q.updated_after.map(|t| t.0 + 1),
+                updated_to: q.updated_before.map(|t| t.0),
+                offset: (page - 1).saturating_mul(page_size),
+                limit: page_size,
+                ..Default::default()
+            })
+            .await
+            .map_err(AppError::from)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.open311_record(ctx, row).await?);
+        }
+        Ok(out)
+    }
+}

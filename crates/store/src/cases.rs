@@ -206,6 +206,12 @@ pub struct CaseFilter {
     pub created_to: Option<i64>,
     /// Keyset: only cases with an id below this (the list runs newest first).
     pub before_id: Option<i64>,
+    /// Any of these categories (with `category_id`, both must hold).
+    pub category_ids: Vec<i64>,
+    pub updated_from: Option<i64>,
+    pub updated_to: Option<i64>,
+    /// Cases skipped before the first returned (Open311's `page`; the pages use `before_id`).
+    pub offset: i64,
     pub limit: i64,
 }
 
@@ -635,6 +641,17 @@ impl Tx {
         if let Some(c) = f.category_id {
             add(&mut params, &mut clauses, "category_id = ?", P::I(c));
         }
+        if !f.category_ids.is_empty() {
+            // Numbers, written into the statement.
+            let ids: Vec<String> = f.category_ids.iter().map(i64::to_string).collect();
+            clauses.push(format!("category_id IN ({})", ids.join(", ")));
+        }
+        if let Some(t) = f.updated_from {
+            add(&mut params, &mut clauses, "updated_at >= ?", P::I(t));
+        }
+        if let Some(t) = f.updated_to {
+            add(&mut params, &mut clauses, "updated_at < ?", P::I(t));
+        }
         if let Some(t) = &f.tier {
             add(&mut params, &mut clauses, "tier = ?", P::S(t));
         }
@@ -680,9 +697,11 @@ impl Tx {
             clauses.push(format!("status IN ({})", statuses.join(", ")));
         }
         params.push(P::I(f.limit));
+        params.push(P::I(f.offset.max(0)));
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {CASE_COLUMNS} FROM case_record WHERE {} ORDER BY id DESC LIMIT ${}",
+            "SELECT {CASE_COLUMNS} FROM case_record WHERE {} ORDER BY id DESC LIMIT ${} OFFSET ${}",
             clauses.join(" AND "),
+            params.len() - 1,
             params.len()
         ));
         let rows = on!(self, c => {

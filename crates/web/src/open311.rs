@@ -255,11 +255,12 @@ fn service_record(s: Open311Service) -> Record {
     ]
 }
 
-/// `discovery.{fmt}`, `services.{fmt}`.
+/// `discovery.{fmt}`, `services.{fmt}`, `requests.{fmt}`.
 async fn top(
     State(state): State<AppState>,
     Path(file): Path<String>,
     headers: HeaderMap,
+    axum::Extension(ctx): axum::Extension<app::Ctx>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some((stem, format)) = split(&file) else {
@@ -289,7 +290,106 @@ async fn top(
                 Err(e) => error(format, e.into()),
             }
         }
+        "requests" => list_requests(&state, &ctx, &args, format).await,
         _ => not_found(format, &file),
+    }
+}
+
+/// ISO 8601 with its zone (the specification requires one) → milliseconds.
+fn instant(args: &[(String, String)], name: &str) -> Result<Option<domain::Millis>, Open311Error> {
+    match arg(args, name) {
+        None => Ok(None),
+        Some(v) => chrono::DateTime::parse_from_rfc3339(v)
+            .map(|t| Some(domain::Millis(t.timestamp_millis())))
+            .map_err(|_| Open311Error {
+                status: 400,
+                description: format!(
+                    "{name} must be an ISO 8601 date and time with its zone, e.g. 2026-01-01T00:00:00+08:00"
+                ),
+            }),
+    }
+}
+
+fn number(args: &[(String, String)], name: &str) -> Result<Option<i64>, Open311Error> {
+    match arg(args, name) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| Open311Error {
+            status: 400,
+            description: format!("{name} must be a whole number"),
+        }),
+    }
+}
+
+fn list(args: &[(String, String)], name: &str) -> Vec<String> {
+    arg(args, name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The caller: an `api_key` argument if given, else whoever the request came as.
+async fn caller(
+    state: &AppState,
+    ctx: app::Ctx,
+    args: &[(String, String)],
+) -> Result<app::Ctx, Open311Error> {
+    match arg(args, "api_key") {
+        Some(key) => state
+            .app
+            .authenticate_api_key(key, ctx.origin.clone())
+            .await
+            .map_err(Open311Error::from),
+        None => Ok(ctx),
+    }
+}
+
+/// `GET requests.{fmt}`: newest first; `service_request_id` overrides every other argument.
+async fn list_requests(
+    state: &AppState,
+    ctx: &app::Ctx,
+    args: &[(String, String)],
+    format: Format,
+) -> Response {
+    let query = (|| {
+        Ok::<_, Open311Error>(app::Open311Query {
+            service_request_ids: list(args, "service_request_id"),
+            service_codes: list(args, "service_code"),
+            start: instant(args, "start_date")?,
+            end: instant(args, "end_date")?,
+            statuses: list(args, "status"),
+            updated_after: instant(args, "updated_after")?,
+            updated_before: instant(args, "updated_before")?,
+            page: number(args, "page")?,
+            page_size: number(args, "page_size")?,
+        })
+    })();
+    let result = async {
+        let query = query?;
+        let ctx = caller(state, ctx.clone(), args).await?;
+        let jurisdiction = state
+            .app
+            .open311_jurisdiction(arg(args, "jurisdiction_id"))
+            .await?;
+        state
+            .app
+            .open311_requests(&ctx, &jurisdiction, &query)
+            .await
+    }
+    .await;
+    match result {
+        Ok(records) => respond(
+            StatusCode::OK,
+            format,
+            &Document::Collection {
+                root: "service_requests",
+                item: "request",
+                items: records.into_iter().map(request_record).collect(),
+            },
+        ),
+        Err(e) => error(format, e),
     }
 }
 
@@ -552,16 +652,9 @@ async fn one_request(
         return not_found(Format::Xml, &file);
     };
     let args = args(query.as_deref());
-    let ctx = match arg(&args, "api_key") {
-        Some(key) => match state
-            .app
-            .authenticate_api_key(key, ctx.origin.clone())
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => return error(format, e.into()),
-        },
-        None => ctx,
+    let ctx = match caller(&state, ctx, &args).await {
+        Ok(c) => c,
+        Err(e) => return error(format, e),
     };
     let jurisdiction = match state
         .app

@@ -363,6 +363,97 @@ async fn a_civic_app_posts_a_request_and_reads_it_back() {
     assert_eq!(one[0]["address"], at.micro_grid.name.as_str(), "{one}");
     assert_eq!(one[0]["lat"], 30.685);
     assert_eq!(one[0]["long"], 103.835);
+
+    // The list, newest first, with each argument of the specification.
+    let first = created[0]["service_request_id"].as_str().unwrap();
+    let ids = |uri: &str| {
+        let uri = uri.to_owned();
+        let t = &t;
+        async move {
+            let (status, _, body) = get(t, &uri).await;
+            assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["service_request_id"].as_str().unwrap().to_owned())
+                .collect::<Vec<String>>()
+        }
+    };
+    let both = vec![number.to_owned(), first.to_owned()];
+    assert_eq!(ids("/open311/v2/requests.json").await, both);
+    assert_eq!(ids("/open311/v2/requests.json?status=open").await, both);
+    assert!(
+        ids("/open311/v2/requests.json?status=closed")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        ids("/open311/v2/requests.json?service_code=sg.sanitation").await,
+        vec![first.to_owned()]
+    );
+    assert_eq!(
+        ids("/open311/v2/requests.json?page_size=1&page=2").await,
+        vec![first.to_owned()]
+    );
+    assert_eq!(
+        ids(&format!(
+            "/open311/v2/requests.json?service_request_id={first},510115001-2026-999999&service_code=sg.nothing"
+        ))
+        .await,
+        vec![first.to_owned()],
+        "service_request_id overrides every other argument"
+    );
+    assert!(
+        ids("/open311/v2/requests.json?start_date=2020-01-01T00:00:00Z&end_date=2020-03-01T00:00:00Z")
+            .await
+            .is_empty()
+    );
+    assert!(
+        ids("/open311/v2/requests.json?updated_after=2099-01-01T00:00:00%2B08:00")
+            .await
+            .is_empty()
+    );
+    let (status, ct, xml) = get(&t, "/open311/v2/requests.xml?page_size=1").await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, XML));
+    assert!(
+        xml.starts_with(&format!(
+            "{DECL}<service_requests><request><service_request_id>{number}</service_request_id>"
+        )) && xml.matches("<request>").count() == 1,
+        "{xml}"
+    );
+    for (uri, message) in [
+        (
+            "/open311/v2/requests.json?start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
+            "start_date to end_date may span at most 90 days",
+        ),
+        (
+            "/open311/v2/requests.json?start_date=2026-01-01",
+            "start_date must be an ISO 8601 date and time with its zone, e.g. 2026-01-01T00:00:00+08:00",
+        ),
+        (
+            "/open311/v2/requests.json?status=fixed",
+            "status is open or closed, not \"fixed\"",
+        ),
+        (
+            "/open311/v2/requests.json?page_size=5000",
+            "page_size is 1 to 1000",
+        ),
+        (
+            "/open311/v2/requests.json?page=x",
+            "page must be a whole number",
+        ),
+    ] {
+        let (status, _, body) = get(&t, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(
+            body,
+            serde_json::json!([{"code": 400, "description": message}]).to_string(),
+            "{uri}"
+        );
+    }
+    let (status, _, _) = get(&t, "/open311/v2/requests.json?service_code=sg.nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
