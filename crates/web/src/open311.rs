@@ -678,11 +678,21 @@ async fn one_request(
     }
 }
 
+/// `tokens/{token}.{fmt}`: every Weige service is `realtime` (a request gets its number at
+/// once), so no token is ever handed out and none is found.
+async fn token(Path(file): Path<String>) -> Response {
+    match split(&file) {
+        Some((token, format)) => not_found(format, &format!("token {token}")),
+        None => not_found(Format::Xml, &file),
+    }
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/open311/v2/{file}", get(top).post(post_request))
         .route("/open311/v2/services/{file}", get(definition))
         .route("/open311/v2/requests/{file}", get(one_request))
+        .route("/open311/v2/tokens/{file}", get(token))
 }
 
 #[cfg(test)]

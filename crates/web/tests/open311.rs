@@ -157,6 +157,11 @@ async fn errors_as_the_specification_gives_them() {
             ),
         ),
         (
+            "/open311/v2/tokens/12345.json",
+            StatusCode::NOT_FOUND,
+            r#"[{"code":404,"description":"token 12345 not found"}]"#.to_owned(),
+        ),
+        (
             "/open311/v2/tickets.json",
             StatusCode::NOT_FOUND,
             r#"[{"code":404,"description":"tickets.json not found"}]"#.to_owned(),
