@@ -455,7 +455,7 @@ fn discovery(headers: &HeaderMap) -> Document {
             (
                 "key_service",
                 Value::Text(
-                    "API 密钥由街道管理员在 Weige 中创建（weige apikey create 或 /api/v1/api-keys） / \
+                    "API 密钥由街道管理员在 Weige 中创建（weige apikey create 或 /api/v1/apikeys） / \
                      API keys are issued by the street admin in Weige"
                         .to_owned(),
                 ),

@@ -36,7 +36,7 @@ async fn discovery_in_both_formats() {
     assert_eq!((status, ct.as_str()), (StatusCode::OK, JSON));
     assert_eq!(
         body,
-        r#"{"changeset":"2026-11-28T00:00:00+08:00","contact":"街道办事处网格管理中心 / the street office's grid centre","key_service":"API 密钥由街道管理员在 Weige 中创建（weige apikey create 或 /api/v1/api-keys） / API keys are issued by the street admin in Weige","endpoints":[{"specification":"http://wiki.open311.org/GeoReport_v2","url":"http://weige.example/open311/v2","changeset":"2026-11-28T00:00:00+08:00","type":"production","formats":["text/xml","application/json"]}]}"#
+        r#"{"changeset":"2026-11-28T00:00:00+08:00","contact":"街道办事处网格管理中心 / the street office's grid centre","key_service":"API 密钥由街道管理员在 Weige 中创建（weige apikey create 或 /api/v1/apikeys） / API keys are issued by the street admin in Weige","endpoints":[{"specification":"http://wiki.open311.org/GeoReport_v2","url":"http://weige.example/open311/v2","changeset":"2026-11-28T00:00:00+08:00","type":"production","formats":["text/xml","application/json"]}]}"#
     );
     let (status, ct, body) = get(&t, "/open311/v2/discovery.xml").await;
     assert_eq!((status, ct.as_str()), (StatusCode::OK, XML));
@@ -45,7 +45,7 @@ async fn discovery_in_both_formats() {
         format!(
             "{DECL}<discovery><changeset>2026-11-28T00:00:00+08:00</changeset>\
              <contact>街道办事处网格管理中心 / the street office&apos;s grid centre</contact>\
-             <key_service>API 密钥由街道管理员在 Weige 中创建（weige apikey create 或 /api/v1/api-keys） / API keys are issued by the street admin in Weige</key_service>\
+             <key_service>API 密钥由街道管理员在 Weige 中创建（weige apikey create 或 /api/v1/apikeys） / API keys are issued by the street admin in Weige</key_service>\
              <endpoints><endpoint><specification>http://wiki.open311.org/GeoReport_v2</specification>\
              <url>http://weige.example/open311/v2</url><changeset>2026-11-28T00:00:00+08:00</changeset>\
              <type>production</type><formats><format>text/xml</format><format>application/json</format></formats>\
