@@ -109,18 +109,30 @@ fn json_text(s: &str, out: &mut String) {
     out.push_str(&serde_json::Value::String(s.to_owned()).to_string());
 }
 
-/// JSON in the record's own field order (as the XML has it).
-fn json_record(record: &Record, out: &mut String) {
-    out.push('{');
-    for (i, (name, value)) in record.iter().enumerate() {
+/// `items` between `open` and `close`, separated by commas, each written by `each`.
+fn json_seq<T>(
+    items: &[T],
+    (open, close): (char, char),
+    out: &mut String,
+    each: impl Fn(&T, &mut String),
+) {
+    out.push(open);
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
+        each(item, out);
+    }
+    out.push(close);
+}
+
+/// JSON in the record's own field order (as the XML has it).
+fn json_record(record: &Record, out: &mut String) {
+    json_seq(record, ('{', '}'), out, |(name, value), out| {
         json_text(name, out);
         out.push(':');
         json_value(value, out);
-    }
-    out.push('}');
+    });
 }
 
 fn json_value(value: &Value, out: &mut String) {
@@ -131,28 +143,12 @@ fn json_value(value: &Value, out: &mut String) {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Record(r) => json_record(r, out),
         Value::List(_, records) => json_records(records, out),
-        Value::Texts(_, texts) => {
-            out.push('[');
-            for (i, t) in texts.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_text(t, out);
-            }
-            out.push(']');
-        }
+        Value::Texts(_, texts) => json_seq(texts, ('[', ']'), out, |t, out| json_text(t, out)),
     }
 }
 
 fn json_records(records: &[Record], out: &mut String) {
-    out.push('[');
-    for (i, r) in records.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json_record(r, out);
-    }
-    out.push(']');
+    json_seq(records, ('[', ']'), out, json_record);
 }
 
 impl Document {
