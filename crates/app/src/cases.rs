@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use store::{CaseChange, CaseFilter, CaseRow, NewCase, NewCaseEvent, Tx};
 
 /// Where a case came from.
-pub const CHANNELS: [(&str, &str); 7] = [
+pub const CHANNELS: [(&str, &str); 8] = [
     ("resident_page", "居民扫码上报"),
     ("patrol", "网格员巡查"),
     ("phone", "电话"),
@@ -24,6 +24,7 @@ pub const CHANNELS: [(&str, &str); 7] = [
     ("open311", "Open311"),
     ("wechat", "微信群"),
     ("hotline", "12345 热线"),
+    ("city_app", "城市随手拍"),
 ];
 
 pub const MAX_DESCRIPTION: usize = 4_000;
@@ -60,6 +61,33 @@ pub struct CaseInput {
     /// report's history entry.
     #[serde(default)]
     pub media_url: Option<String>,
+    /// Answers to the category's extra questions, by question code: text, a number, or a list
+    /// of choice keys.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub answers: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// A report's photos: sent with it, or stored before (a chat message's).
+#[derive(Debug)]
+pub(crate) enum Pictures {
+    New(Vec<Photo>),
+    Stored(Vec<(String, &'static str, usize)>),
+}
+
+/// What a report's history entry keeps beyond the case row.
+fn report_extra(
+    media_url: Option<String>,
+    answers: std::collections::BTreeMap<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut extra = serde_json::Map::new();
+    if let Some(url) = media_url {
+        extra.insert("media_url".into(), url.into());
+    }
+    if !answers.is_empty() {
+        extra.insert("answers".into(), answers.into_iter().collect());
+    }
+    extra
 }
 
 /// A new case, and how its reporter follows it.
@@ -95,6 +123,13 @@ pub struct ActInput {
     /// For `merge`: the number of the case this one joins.
     #[serde(default)]
     pub merge_into: Option<String>,
+}
+
+/// A question of the category and the reporter's answer to it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AnswerView {
+    pub question: String,
+    pub answer: String,
 }
 
 /// One entry of a case's history.
@@ -190,6 +225,12 @@ pub struct CaseView {
     pub closed_at: Option<i64>,
     pub updated_at: i64,
     pub closing_conditions: String,
+    /// The reporter's answers to the category's extra questions, in the order asked.
+    pub answers: Vec<AnswerView>,
+    /// A picture or video elsewhere that the report named (Open311 `media_url`).
+    pub media_url: Option<String>,
+    /// The work order it was transferred as, with its original times.
+    pub transfer: Option<crate::TransferView>,
     pub history: Vec<CaseEventView>,
     pub photos: Vec<PhotoView>,
     /// What the caller may do now.
@@ -466,6 +507,26 @@ impl App {
         input: &CaseInput,
         photos: Vec<Photo>,
     ) -> Result<CaseCreated> {
+        self.take_report(
+            ctx,
+            input,
+            Pictures::New(photos),
+            None,
+            serde_json::Map::new(),
+        )
+        .await
+    }
+
+    /// [`App::report_case`], with photos perhaps stored already, what else is written with the
+    /// case, and more for its history entry.
+    pub(crate) async fn take_report(
+        &self,
+        ctx: &Ctx,
+        input: &CaseInput,
+        pictures: Pictures,
+        link: Option<crate::intake::Link>,
+        more: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<CaseCreated> {
         if self.cipher.is_none() {
             return Err(AppError::Internal("no data key is configured".into()));
         }
@@ -478,7 +539,9 @@ impl App {
                 ),
             ));
         }
-        check_photo_count(&photos)?;
+        if let Pictures::New(photos) = &pictures {
+            check_photo_count(photos)?;
+        }
         let anonymous = matches!(ctx.actor, crate::Actor::Anonymous);
         let channel = match (input.channel.as_deref(), &ctx.actor) {
             (Some(c), _) if CHANNELS.iter().any(|(k, _)| *k == c) => c.to_owned(),
@@ -525,6 +588,7 @@ impl App {
             }
         };
         let category = self.category_for_case(input.category.trim()).await?;
+        let answers = crate::questions::check_answers(&category.questions, &input.answers)?;
         let micro = self.route_report(input, &address).await?;
         if !anonymous {
             self.require(
@@ -535,7 +599,10 @@ impl App {
             )
             .await?;
         }
-        let stored = self.store_photos(&photos).await?;
+        let stored = match pictures {
+            Pictures::New(photos) => self.store_photos(&photos).await?,
+            Pictures::Stored(stored) => stored,
+        };
         let calendar = self.shared_calendar().await?;
         let now = now();
         let tier = tier_of(&category.tier)?;
@@ -607,8 +674,14 @@ impl App {
                 category_code: category.code.clone(),
                 actor_name: self.actor_label(ctx),
                 photos: stored,
-                media_url,
+                extra: {
+                    let mut extra = report_extra(media_url, answers);
+                    extra.extend(more);
+                    extra
+                },
                 possible_duplicate_of: duplicate.clone(),
+                link,
+                follow_token: token.clone(),
             })
             .await?;
         Ok(CaseCreated {
@@ -658,7 +731,10 @@ impl App {
     }
 
     /// Writes photos to the photo folder: (file, type, size) each.
-    async fn store_photos(&self, photos: &[Photo]) -> Result<Vec<(String, &'static str, usize)>> {
+    pub(crate) async fn store_photos(
+        &self,
+        photos: &[Photo],
+    ) -> Result<Vec<(String, &'static str, usize)>> {
         check_photo_count(photos)?;
         let mut stored = Vec::new();
         if photos.is_empty() {
@@ -806,7 +882,7 @@ impl App {
                 reason: e.reason,
                 detail: serde_json::from_str(&e.detail).unwrap_or_default(),
             })
-            .collect();
+            .collect::<Vec<_>>();
         let photos = tx
             .case_photos(c.id)
             .await?
@@ -822,6 +898,7 @@ impl App {
             Some(m) => tx.case_by_id(m).await?.map(|c| c.number),
             None => None,
         };
+        let transfer = self.transfer_view(&mut tx, c.id, &c.channel).await?;
         drop(tx);
         let status = status_of(&c.status)?;
         let now = now().0;
@@ -851,7 +928,22 @@ impl App {
             c.paused_at.is_some(),
             status.is_final(),
         );
+        let report = history.iter().find(|e| e.action == "report");
+        let answers = match report.and_then(|e| e.detail["answers"].as_object()) {
+            Some(given) => crate::questions::answers_for_people(
+                category.map_or(&[][..], |k| k.questions.as_slice()),
+                given,
+            )
+            .into_iter()
+            .map(|(question, answer)| AnswerView { question, answer })
+            .collect(),
+            None => Vec::new(),
+        };
+        let media_url = report.and_then(|e| e.detail["media_url"].as_str().map(str::to_owned));
         Ok(CaseView {
+            transfer,
+            answers,
+            media_url,
             need_type: c.need_type.clone(),
             micro_grid_name: names.get(&c.scope_code).cloned(),
             grid: node(Level::Grid.code_len()),
@@ -1322,6 +1414,21 @@ impl App {
             "status": final_status.as_str(), "tier": tier.as_str(), "micro_grid": case.scope_code,
         });
         self.emit(&mut tx, "case.changed", &payload, now).await?;
+        if final_status != from
+            && crate::channels::TRANSFER_CHANNELS.contains(&case.channel.as_str())
+        {
+            self.push_transfer_status(
+                &mut tx,
+                id,
+                &case.number,
+                action.as_str(),
+                final_status,
+                closure.map(Closure::as_str),
+                reason,
+                now,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

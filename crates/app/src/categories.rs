@@ -5,6 +5,7 @@
 //! clocks turn yellow, whether an overdue case climbs a tier by itself, its need type and its
 //! closing conditions.
 
+use crate::questions::{Question, QuestionValue};
 use crate::{App, AppError, Ctx, Result, now};
 use domain::Permission;
 use domain::calendar::{Limit, LimitUnit};
@@ -116,12 +117,16 @@ pub struct CategoryView {
     /// 结案条件.
     pub closing_conditions: String,
     pub active: bool,
+    /// Extra questions asked of the reporter (Open311: the service definition's attributes).
+    pub questions: Vec<Question>,
 }
 
 impl CategoryView {
     fn from_row(r: CategoryRow, parent: Option<String>) -> Result<CategoryView> {
         let limits: Limits = serde_json::from_str(&r.limits)
             .map_err(|e| AppError::Internal(format!("category {}: limits: {e}", r.code)))?;
+        let questions = serde_json::from_str(&r.questions)
+            .map_err(|e| AppError::Internal(format!("category {}: questions: {e}", r.code)))?;
         Ok(CategoryView {
             id: r.id,
             code: r.code,
@@ -136,6 +141,7 @@ impl CategoryView {
             auto_escalate: r.auto_escalate,
             closing_conditions: r.closing_conditions,
             active: r.active,
+            questions,
         })
     }
 
@@ -158,6 +164,9 @@ pub struct CategoryInput {
     #[serde(default)]
     pub closing_conditions: String,
     pub active: bool,
+    /// The extra questions, in the order asked; absent: left as they are.
+    #[serde(default)]
+    pub questions: Option<Vec<Question>>,
 }
 
 /// One default category: (code, parent code, name, kind, need, handler, tier, limits,
@@ -192,6 +201,46 @@ fn city_group(code: String, parent: Option<String>, name: &str) -> Default_ {
         auto_escalate: false,
         closing: String::new(),
     }
+}
+
+/// The questions a default category ships with: none but for public facilities, which asks which
+/// facility and where (both optional), as an example for admins to follow.
+fn default_questions(code: &str) -> Vec<Question> {
+    if code != "sg.public_facilities" {
+        return Vec::new();
+    }
+    let choices = [
+        ("elevator", "电梯"),
+        ("door", "单元门禁"),
+        ("light", "路灯照明"),
+        ("fitness", "健身器材"),
+        ("pipe", "管道水电"),
+        ("other", "其他"),
+    ];
+    vec![
+        Question {
+            code: "facility".into(),
+            datatype: "singlevaluelist".into(),
+            required: false,
+            description: "哪类设施？".into(),
+            hint: String::new(),
+            values: choices
+                .iter()
+                .map(|(key, name)| QuestionValue {
+                    key: (*key).into(),
+                    name: (*name).into(),
+                })
+                .collect(),
+        },
+        Question {
+            code: "building".into(),
+            datatype: "string".into(),
+            required: false,
+            description: "几栋几单元？".into(),
+            hint: "如 3栋2单元".into(),
+            values: Vec::new(),
+        },
+    ]
 }
 
 fn defaults() -> Vec<Default_> {
@@ -452,6 +501,8 @@ impl App {
                 closing_conditions: d.closing.clone(),
                 active: true,
                 sort: sort as i64,
+                questions: serde_json::to_string(&default_questions(&d.code))
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
             };
             let id = tx.upsert_category(&row, now).await?;
             ids.insert(d.code.clone(), id);
@@ -511,6 +562,40 @@ impl App {
         Ok(c)
     }
 
+    /// Replaces a category's extra questions (the street admin), leaving the rest as it is.
+    pub async fn save_questions(
+        &self,
+        ctx: &Ctx,
+        code: &str,
+        questions: &[Question],
+    ) -> Result<CategoryView> {
+        let c = self
+            .category_list()
+            .await?
+            .into_iter()
+            .find(|c| c.code == code)
+            .ok_or(AppError::NotFound("category"))?;
+        if c.is_group() {
+            return Err(AppError::invalid(
+                "questions",
+                "分组不受理案件，无需问题 / a group takes no cases and asks nothing",
+            ));
+        }
+        let input = CategoryInput {
+            name: c.name,
+            need_type: c.need_type,
+            handler: c.handler,
+            tier: c.tier,
+            limits: c.limits,
+            warn_share: c.warn_share,
+            auto_escalate: c.auto_escalate,
+            closing_conditions: c.closing_conditions,
+            active: c.active,
+            questions: Some(questions.to_vec()),
+        };
+        self.save_category(ctx, code, &input).await
+    }
+
     /// Changes a category (the street admin): who handles it, its limits, its warning share …
     pub async fn save_category(
         &self,
@@ -525,6 +610,11 @@ impl App {
         )
         .await?;
         validate(input)?;
+        let questions = input
+            .questions
+            .as_deref()
+            .map(crate::questions::check_questions)
+            .transpose()?;
         let existing = self
             .category_list()
             .await?
@@ -547,6 +637,8 @@ impl App {
             closing_conditions: input.closing_conditions.trim().to_owned(),
             active: input.active,
             sort: 0,
+            questions: serde_json::to_string(questions.as_ref().unwrap_or(&existing.questions))
+                .map_err(|e| AppError::Internal(e.to_string()))?,
         };
         let mut tx = self.store.write().await?;
         let rows = tx.categories().await?;

@@ -21,6 +21,9 @@ pub enum AppError {
     },
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A signed message whose timestamp is too far from now: perhaps a replay.
+    #[error("stale timestamp")]
+    Stale,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

@@ -25,9 +25,33 @@ pub(crate) struct PendingReport {
     pub actor_name: String,
     /// Stored photos: file, type, size.
     pub photos: Vec<(String, &'static str, usize)>,
-    /// Media elsewhere, as the report named it.
-    pub media_url: Option<String>,
+    /// More for the report's history entry: media elsewhere, answers to the category's
+    /// questions, where a transfer or chat message came from.
+    pub extra: serde_json::Map<String, serde_json::Value>,
     pub possible_duplicate_of: Option<String>,
+    /// What else the case is written with, in its transaction.
+    pub link: Option<Link>,
+    /// The reporter's follow token, for a reply that carries the tracking link.
+    pub follow_token: String,
+}
+
+/// Where a report came from when that is written with it.
+#[derive(Debug, Clone)]
+pub(crate) enum Link {
+    /// A work order transferred from another system.
+    Transfer {
+        source_id: i64,
+        external_id: String,
+        reported_at: domain::Millis,
+        transferred_at: domain::Millis,
+    },
+    /// A chat group's draft, confirmed by a worker; the group is told the number.
+    Chat {
+        draft_id: i64,
+        by: Option<i64>,
+        reply_webhook_id: Option<i64>,
+        base_url: String,
+    },
 }
 
 /// What a written report got.
@@ -151,8 +175,8 @@ impl App {
             let mut detail = serde_json::json!({
                 "channel": c.channel, "category": r.category_code, "tier": c.tier, "photos": r.photos.len(),
             });
-            if let Some(url) = &r.media_url {
-                detail["media_url"] = serde_json::json!(url);
+            if let Some(d) = detail.as_object_mut() {
+                d.extend(r.extra.clone());
             }
             let event = tx
                 .insert_case_event(&NewCaseEvent {
@@ -183,6 +207,56 @@ impl App {
             });
             self.emit_to(tx, &webhooks, "case.reported", &payload, c.now)
                 .await?;
+            match &r.link {
+                None => {}
+                Some(Link::Transfer {
+                    source_id,
+                    external_id,
+                    reported_at,
+                    transferred_at,
+                }) => {
+                    tx.insert_case_transfer(
+                        id,
+                        *source_id,
+                        external_id,
+                        *reported_at,
+                        *transferred_at,
+                        c.now,
+                    )
+                    .await?;
+                }
+                Some(Link::Chat {
+                    draft_id,
+                    by,
+                    reply_webhook_id,
+                    base_url,
+                }) => {
+                    if !tx
+                        .decide_chat_draft(*draft_id, "confirmed", Some(id), *by, "", c.now)
+                        .await?
+                    {
+                        return Err(AppError::Conflict(
+                            "该消息已被他人处理 / someone decided on this message first".into(),
+                        ));
+                    }
+                    if let Some(w) = reply_webhook_id {
+                        let link =
+                            crate::channels::tracking_link(base_url, &number, &r.follow_token);
+                        let body = serde_json::json!({
+                            "event": crate::channels::CHAT_REPLY_EVENT, "at": c.now.0,
+                            "data": {"draft": draft_id, "number": number,
+                                     "text": crate::channels::confirmed_reply(&number, &link)},
+                        });
+                        tx.enqueue(
+                            *w,
+                            crate::channels::CHAT_REPLY_EVENT,
+                            &body.to_string(),
+                            c.now,
+                        )
+                        .await?;
+                    }
+                }
+            }
             out.push(Written { id, number });
         }
         Ok(out)
@@ -300,7 +374,9 @@ mod tests {
             category_code: "sg.sanitation".into(),
             actor_name: "测试".into(),
             photos: Vec::new(),
-            media_url: None,
+            extra: serde_json::Map::new(),
+            link: None,
+            follow_token: String::new(),
             possible_duplicate_of: None,
         };
         let results = queued(&app, 5, |i| {

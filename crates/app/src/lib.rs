@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cases;
 mod categories;
+mod channels;
 mod ctx;
 pub mod demo;
 mod demo_people;
@@ -20,6 +21,7 @@ mod map_io;
 mod notify;
 mod open311;
 mod places;
+mod questions;
 mod registry;
 mod registry_io;
 mod roster;
@@ -32,10 +34,16 @@ pub use api_keys::{ApiKeyView, CreatedApiKey};
 pub use audit::AuditView;
 pub use auth::LoginOk;
 pub use cases::{
-    ActInput, CHANNELS, CaseCreated, CaseEventView, CaseInput, CaseList, CaseQuery, CaseSummary,
-    CaseView, PhotoView, TrackEvent, TrackView, clock,
+    ActInput, AnswerView, CHANNELS, CaseCreated, CaseEventView, CaseInput, CaseList, CaseQuery,
+    CaseSummary, CaseView, PhotoView, TrackEvent, TrackView, clock,
 };
 pub use categories::{CategoryInput, CategoryView, HANDLERS, Limits, NEED_TYPES};
+pub use channels::{
+    CHAT_MAX_SKEW_SECONDS, CHAT_REPLY_EVENT, ChatDraftView, ChatGroupInput, ChatGroupView,
+    ChatLocation, ChatMessage, ChatReceipt, CreatedChatGroup, DraftConfirmed, DraftDecision,
+    TRANSFER_CHANNELS, TRANSFER_EVENT, TransferInput, TransferOutcome, TransferSourceInput,
+    TransferSourceView, TransferView,
+};
 pub use ctx::{Actor, Ctx, Origin};
 pub use demo_people::DemoSize;
 pub use error::AppError;
@@ -51,10 +59,11 @@ pub use notify::{
     backoff_ms, signature,
 };
 pub use open311::{
-    OPEN311_MAX_PAGE, OPEN311_MAX_SPAN_MS, Open311Error, Open311Post, Open311Query, Open311Record,
-    Open311Service,
+    OPEN311_MAX_PAGE, OPEN311_MAX_SPAN_MS, Open311Error, Open311Extended, Open311Note, Open311Post,
+    Open311Query, Open311Record, Open311Service, Open311Update, extended_status,
 };
 pub use places::{BUILDING_COLUMNS, HOUSEHOLD_COLUMNS, TableImportReport};
+pub use questions::{DATATYPES, Question, QuestionValue, answers_for_people};
 pub use registry::{HouseholdSummary, HouseholdView, ResidentPatch, ResidentView, SensitiveField};
 pub use registry_io::{RESIDENT_COLUMNS, RegistryImportReport};
 pub use roster::{ROSTER_COLUMNS, RosterImportReport, StaffInput, StaffView};

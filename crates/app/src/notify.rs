@@ -14,11 +14,15 @@ pub const WEBHOOK_SECRET_FIELD: &str = "webhook.secret";
 /// After this many failed tries a delivery is dead (kept, and can be sent again by hand).
 pub const MAX_ATTEMPTS: i64 = 10;
 /// The events a webhook can ask for (or `*`).
-pub const EVENTS: [&str; 4] = [
+/// `transfer.status` and `chat.reply` go only to the webhook of the transfer source or chat
+/// group that names it; the others go to every webhook that asks for them.
+pub const EVENTS: [&str; 6] = [
     "case.reported",
     "case.changed",
     "case.warning",
     "case.overdue",
+    crate::channels::TRANSFER_EVENT,
+    crate::channels::CHAT_REPLY_EVENT,
 ];
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -18,6 +18,8 @@ pub struct Open311Service {
     pub kind: &'static str,
     pub keywords: String,
     pub group: String,
+    /// The category's extra questions: the definition's attributes, in order.
+    pub attributes: Vec<crate::Question>,
 }
 
 /// What an Open311 request failed on: the HTTP status the specification gives it, and why.
@@ -43,6 +45,11 @@ impl From<AppError> for Open311Error {
             AppError::Unauthenticated | AppError::Forbidden(_) => {
                 Open311Error::new(403, "api_key is missing, unknown or not allowed here")
             }
+            // A category's questions are the service's attributes.
+            AppError::Invalid {
+                field: "answers",
+                message,
+            } => Open311Error::new(400, format!("attribute {message}")),
             AppError::Invalid { field, message } => {
                 Open311Error::new(400, format!("{field}: {message}"))
             }
@@ -91,10 +98,11 @@ fn service(c: &CategoryView, groups: &[CategoryView]) -> Open311Service {
         service_code: c.code.clone(),
         service_name: c.name.clone(),
         description,
-        metadata: false,
+        metadata: !c.questions.is_empty(),
         kind: "realtime",
         keywords: keywords.join(","),
         group,
+        attributes: c.questions.clone(),
     }
 }
 
@@ -209,6 +217,62 @@ pub struct Open311Record {
     pub lat: Option<f64>,
     pub long: Option<f64>,
     pub media_url: Option<String>,
+    /// With `extensions=true`: the channel, the detailed status and the history.
+    pub extended: Option<Open311Extended>,
+}
+
+/// The `extended_attributes` of a request (Chicago's and Open311's extension).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Open311Extended {
+    /// How it came in: `resident_page`, `patrol`, `open311`, `wechat`, `hotline` …
+    pub channel: String,
+    /// Weige's own status, e.g. `dispatched`.
+    pub status_detail: String,
+    /// The tier that holds it: `micro_grid` … `department`.
+    pub tier: String,
+    /// The request this one was merged into, if it was.
+    pub parent_service_request_id: Option<String>,
+    pub notes: Vec<Open311Note>,
+}
+
+/// One step of a request's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Open311Note {
+    pub datetime: domain::Millis,
+    /// `opened`, `activity` or `closed`.
+    pub kind: &'static str,
+    /// What happened, e.g. `派遣`.
+    pub summary: String,
+    /// Why, as written; only for a key that may read the place.
+    pub description: Option<String>,
+}
+
+/// A progress update (mySociety's `servicerequestupdates`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Open311Update {
+    pub update_id: String,
+    pub service_request_id: String,
+    /// mySociety's extended status, lower case: `for_triage`, `open`, `in_progress`, `fixed`,
+    /// `reopen`, `internal_referral`, `not_councils_responsibility`, `duplicate`, `closed`.
+    pub status: &'static str,
+    pub updated: domain::Millis,
+    pub description: String,
+}
+
+/// Weige's status as one of mySociety's extended statuses.
+pub fn extended_status(status: domain::case::Status) -> &'static str {
+    use domain::case::Status as S;
+    match status {
+        S::Reported => "for_triage",
+        S::Accepted | S::Dispatched => "open",
+        S::InProgress | S::ExtensionRequested | S::Parked => "in_progress",
+        S::Handled | S::Verifying => "fixed",
+        S::Rework => "reopen",
+        S::Returned => "internal_referral",
+        S::Rejected => "not_councils_responsibility",
+        S::Merged => "duplicate",
+        S::Closed => "closed",
+    }
 }
 
 fn parse_coordinate(name: &str, v: &str) -> std::result::Result<f64, Open311Error> {
@@ -232,11 +296,16 @@ impl App {
             .as_deref()
             .ok_or_else(|| Open311Error::new(400, "service_code is required"))?;
         let service = self.open311_service(code).await?;
-        if let Some((code, _)) = post.attributes.first() {
-            return Err(Open311Error::new(
-                400,
-                format!("service {} has no attribute {code}", service.service_code),
-            ));
+        let mut answers = std::collections::BTreeMap::<String, serde_json::Value>::new();
+        for (code, value) in &post.attributes {
+            let value = serde_json::Value::String(value.clone());
+            match answers.get_mut(code) {
+                None => {
+                    answers.insert(code.clone(), value);
+                }
+                Some(serde_json::Value::Array(list)) => list.push(value),
+                Some(first) => *first = serde_json::Value::Array(vec![first.take(), value]),
+            }
         }
         let kinds = [
             post.lat.is_some() || post.long.is_some(),
@@ -277,6 +346,7 @@ impl App {
             reporter_phone: post.phone.clone(),
             urgent: false,
             media_url: post.media_url.clone(),
+            answers,
         };
         // Where it lands must be inside the jurisdiction named.
         let micro = self.route_report(&input, input.address.trim()).await?;
@@ -300,6 +370,7 @@ impl App {
         ctx: &crate::Ctx,
         jurisdiction: &GridCode,
         number: &str,
+        extensions: bool,
     ) -> std::result::Result<Open311Record, Open311Error> {
         let not_found = || Open311Error::new(404, format!("service_request_id {number} not found"));
         let case = self
@@ -315,13 +386,14 @@ impl App {
         if !jurisdiction.contains(&scope) || case.status == "merged" {
             return Err(not_found());
         }
-        self.open311_record(ctx, case).await
+        self.open311_record(ctx, case, extensions).await
     }
 
     async fn open311_record(
         &self,
         ctx: &crate::Ctx,
         c: store::CaseRow,
+        extensions: bool,
     ) -> std::result::Result<Open311Record, Open311Error> {
         use domain::case::{Status, Tier};
         let categories = self.categories().await?;
@@ -332,14 +404,54 @@ impl App {
         let private = domain::access::reads_all_cases(&ctx.grants, &scope);
         let names = self.chain_names(&c.scope_code).await?;
         let micro_name = names.get(&c.scope_code).cloned().unwrap_or_default();
-        let media_url = if private {
+        let events = if private || extensions {
             let mut tx = self.store.read_once().await.map_err(AppError::from)?;
-            tx.case_events(c.id)
-                .await
-                .map_err(AppError::from)?
+            tx.case_events(c.id).await.map_err(AppError::from)?
+        } else {
+            Vec::new()
+        };
+        let media_url = if private {
+            events
                 .first()
                 .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
                 .and_then(|d| d["media_url"].as_str().map(str::to_owned))
+        } else {
+            None
+        };
+        let extended = if extensions {
+            let parent = match c.merged_into {
+                Some(id) => self
+                    .store
+                    .read_once()
+                    .await
+                    .map_err(AppError::from)?
+                    .case_by_id(id)
+                    .await
+                    .map_err(AppError::from)?
+                    .map(|p| p.number),
+                None => None,
+            };
+            Some(Open311Extended {
+                channel: c.channel.clone(),
+                status_detail: c.status.clone(),
+                tier: c.tier.clone(),
+                parent_service_request_id: parent,
+                notes: events
+                    .iter()
+                    .map(|e| Open311Note {
+                        datetime: domain::Millis(e.at),
+                        kind: if e.from_status.is_none() {
+                            "opened"
+                        } else if Status::parse(&e.to_status).is_some_and(Status::is_final) {
+                            "closed"
+                        } else {
+                            "activity"
+                        },
+                        summary: action_label(&e.action),
+                        description: (private && !e.reason.is_empty()).then(|| e.reason.clone()),
+                    })
+                    .collect(),
+            })
         } else {
             None
         };
@@ -368,8 +480,98 @@ impl App {
             lat: c.lat,
             long: c.lon,
             media_url,
+            extended,
         })
     }
+
+    /// `GET servicerequestupdates` (mySociety's extension): every step of the jurisdiction's
+    /// requests in a period, oldest first. The text written with a step goes only to a key that
+    /// may read its place; others read what happened.
+    pub async fn open311_updates(
+        &self,
+        ctx: &crate::Ctx,
+        jurisdiction: &GridCode,
+        q: &Open311Query,
+    ) -> std::result::Result<Vec<Open311Update>, Open311Error> {
+        use domain::case::Status;
+        let (start, end) = span(q)?;
+        let (page, page_size) = paging(q)?;
+        let rows = self
+            .store
+            .read_once()
+            .await
+            .map_err(AppError::from)?
+            .case_updates(
+                jurisdiction.as_str(),
+                start,
+                end + 1,
+                (page - 1).saturating_mul(page_size),
+                page_size,
+            )
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let status = Status::parse(&r.to_status).unwrap_or(Status::Reported);
+                let private = GridCode::parse(&r.scope_code)
+                    .is_ok_and(|s| domain::access::reads_all_cases(&ctx.grants, &s));
+                let what = format!("{}：{}", action_label(&r.action), status.label_zh());
+                Open311Update {
+                    update_id: r.event_id.to_string(),
+                    service_request_id: r.number,
+                    status: extended_status(status),
+                    updated: domain::Millis(r.at),
+                    description: if private && !r.reason.is_empty() {
+                        format!("{what}。{}", r.reason)
+                    } else {
+                        what
+                    },
+                }
+            })
+            .collect())
+    }
+}
+
+/// A history entry's action as people read it.
+fn action_label(action: &str) -> String {
+    domain::case::Action::parse(action)
+        .map_or_else(|| "上报".to_owned(), |a| a.label_zh().to_owned())
+}
+
+/// The period a query asks for: `start_date` to `end_date`, at most 90 days, by default the last
+/// 90 days.
+fn span(q: &Open311Query) -> std::result::Result<(i64, i64), Open311Error> {
+    let now = crate::now().0;
+    let (start, end) = match (q.start, q.end) {
+        (Some(s), Some(e)) => (s.0, e.0),
+        (Some(s), None) => (s.0, (s.0 + OPEN311_MAX_SPAN_MS).min(now.max(s.0))),
+        (None, Some(e)) => (e.0 - OPEN311_MAX_SPAN_MS, e.0),
+        (None, None) => (now - OPEN311_MAX_SPAN_MS, now),
+    };
+    if end < start {
+        return Err(Open311Error::new(400, "end_date is before start_date"));
+    }
+    if end - start > OPEN311_MAX_SPAN_MS {
+        return Err(Open311Error::new(
+            400,
+            "start_date to end_date may span at most 90 days",
+        ));
+    }
+    Ok((start, end))
+}
+
+/// `page` (from 1) and `page_size` (1 to 1000, by default 1000).
+fn paging(q: &Open311Query) -> std::result::Result<(i64, i64), Open311Error> {
+    let page_size = q.page_size.unwrap_or(OPEN311_MAX_PAGE);
+    if !(1..=OPEN311_MAX_PAGE).contains(&page_size) {
+        return Err(Open311Error::new(400, "page_size is 1 to 1000"));
+    }
+    let page = q.page.unwrap_or(1);
+    if page < 1 {
+        return Err(Open311Error::new(400, "page starts at 1"));
+    }
+    Ok((page, page_size))
 }
 
 /// What `GET requests` asks for (times already read from ISO 8601).
@@ -387,6 +589,8 @@ pub struct Open311Query {
     /// From 1.
     pub page: Option<i64>,
     pub page_size: Option<i64>,
+    /// `extensions=true`: each request with its `extended_attributes`.
+    pub extensions: bool,
 }
 
 /// The specification's longest span of `start_date` to `end_date`, and the default span.
@@ -406,7 +610,10 @@ impl App {
         if !q.service_request_ids.is_empty() {
             let mut out = Vec::new();
             for number in q.service_request_ids.iter().take(OPEN311_MAX_PAGE as usize) {
-                match self.open311_request(ctx, jurisdiction, number).await {
+                match self
+                    .open311_request(ctx, jurisdiction, number, q.extensions)
+                    .await
+                {
                     Ok(r) => out.push(r),
                     Err(e) if e.status == 404 => {}
                     Err(e) => return Err(e),
@@ -423,22 +630,7 @@ impl App {
                 .ok_or_else(|| Open311Error::new(404, format!("service_code {code} not found")))?;
             category_ids.push(c.id);
         }
-        let now = crate::now().0;
-        let (start, end) = match (q.start, q.end) {
-            (Some(s), Some(e)) => (s.0, e.0),
-            (Some(s), None) => (s.0, (s.0 + OPEN311_MAX_SPAN_MS).min(now.max(s.0))),
-            (None, Some(e)) => (e.0 - OPEN311_MAX_SPAN_MS, e.0),
-            (None, None) => (now - OPEN311_MAX_SPAN_MS, now),
-        };
-        if end < start {
-            return Err(Open311Error::new(400, "end_date is before start_date"));
-        }
-        if end - start > OPEN311_MAX_SPAN_MS {
-            return Err(Open311Error::new(
-                400,
-                "start_date to end_date may span at most 90 days",
-            ));
-        }
+        let (start, end) = span(q)?;
         let mut statuses: Vec<String> = Vec::new();
         for s in &q.statuses {
             match s.as_str() {
@@ -466,14 +658,7 @@ impl App {
                 .map(|s| s.as_str().to_owned())
                 .collect();
         }
-        let page_size = q.page_size.unwrap_or(OPEN311_MAX_PAGE);
-        if !(1..=OPEN311_MAX_PAGE).contains(&page_size) {
-            return Err(Open311Error::new(400, "page_size is 1 to 1000"));
-        }
-        let page = q.page.unwrap_or(1);
-        if page < 1 {
-            return Err(Open311Error::new(400, "page starts at 1"));
-        }
+        let (page, page_size) = paging(q)?;
         let rows = self
             .store
             .read()
@@ -495,7 +680,7 @@ impl App {
             .map_err(AppError::from)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            out.push(self.open311_record(ctx, row).await?);
+            out.push(self.open311_record(ctx, row, q.extensions).await?);
         }
         Ok(out)
     }

@@ -6,12 +6,10 @@
 mod common;
 
 use app::{App, CaseInput, Ctx, Settings, WebhookInput};
-use common::{age, as_user};
+use common::{age, as_user, receiver};
 use domain::Millis;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use store::testing;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MICRO: &str = "510115001001001001";
 
@@ -120,82 +118,6 @@ async fn warnings_come_once_red_reaches_the_supervisor_and_the_case_climbs() {
     );
     assert!(app.mark_read(&grid, None).await.unwrap() >= 1);
     assert_eq!(app.inbox(&grid, None).await.unwrap().unread, 0);
-}
-
-/// One request the receiver saw: (delivery id, status answered, signature, timestamp, body).
-type Seen = (i64, u16, String, i64, String);
-
-/// A webhook receiver that answers 503 while down and 200 while up, and remembers every
-/// request: (delivery id, status answered, signature, timestamp, body).
-struct Receiver {
-    port: u16,
-    up: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-async fn receiver() -> Receiver {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let up = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let (up2, seen2) = (up.clone(), seen.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            let (up, seen) = (up2.clone(), seen2.clone());
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let (head, body) = loop {
-                    let n = s.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(i) = text.find("\r\n\r\n") {
-                        let head = text[..i].to_owned();
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= i + 4 + len {
-                            break (
-                                head,
-                                String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).to_string(),
-                            );
-                        }
-                    }
-                };
-                let header = |name: &str| {
-                    head.lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_owned())
-                        })
-                        .unwrap_or_default()
-                };
-                let code = if up.load(Ordering::SeqCst) { 200 } else { 503 };
-                seen.lock().unwrap().push((
-                    header("x-weige-delivery").parse().unwrap_or(-1),
-                    code,
-                    header("x-weige-signature"),
-                    header("x-weige-timestamp").parse().unwrap_or(0),
-                    body,
-                ));
-                let reply =
-                    format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-                let _ = s.write_all(reply.as_bytes()).await;
-            });
-        }
-    });
-    Receiver { port, up, seen }
 }
 
 #[tokio::test]

@@ -26,6 +26,8 @@ pub struct CategoryRow {
     pub closing_conditions: String,
     pub active: bool,
     pub sort: i64,
+    /// JSON: the extra questions asked of a reporter.
+    pub questions: String,
 }
 
 /// A case, as stored.
@@ -245,9 +247,10 @@ impl Tx {
     pub async fn upsert_category(&mut self, c: &CategoryRow, now: Millis) -> Result<i64> {
         let id: i64 = on!(self, conn => sqlx::query_scalar(
             "INSERT INTO category (code, parent_id, name, kind, need_type, handler, tier, limits, warn_share, auto_escalate, \
-             closing_conditions, active, sort, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             closing_conditions, active, sort, updated_at, questions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (code) DO UPDATE SET parent_id = $2, name = $3, kind = $4, need_type = $5, handler = $6, tier = $7, \
-             limits = $8, warn_share = $9, auto_escalate = $10, closing_conditions = $11, active = $12, sort = $13, updated_at = $14 \
+             limits = $8, warn_share = $9, auto_escalate = $10, closing_conditions = $11, active = $12, sort = $13, updated_at = $14, \
+             questions = $15 \
              RETURNING id")
             .bind(&c.code)
             .bind(c.parent_id)
@@ -263,6 +266,7 @@ impl Tx {
             .bind(c.active)
             .bind(c.sort)
             .bind(now.0)
+            .bind(&c.questions)
             .fetch_one(&mut *conn)
             .await?);
         Ok(id)
@@ -273,7 +277,7 @@ impl Tx {
         let rows = on!(self, c => {
             let rows = sqlx::query(
                 "SELECT id, code, parent_id, name, kind, need_type, handler, tier, limits, warn_share, auto_escalate, \
-                 closing_conditions, active, sort FROM category ORDER BY sort, code")
+                 closing_conditions, active, sort, questions FROM category ORDER BY sort, code")
                 .fetch_all(&mut *c)
                 .await?;
             rows.iter()
@@ -293,6 +297,7 @@ impl Tx {
                         closing_conditions: r.try_get("closing_conditions")?,
                         active: r.try_get("active")?,
                         sort: r.try_get("sort")?,
+                        questions: r.try_get("questions")?,
                     })
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()?
@@ -793,17 +798,17 @@ impl Tx {
         Ok(())
     }
 
-    /// Drops the secondary indexes of the case table and returns the statements that make them
+    /// Drops the secondary indexes of the case and history tables and returns the statements that make them
     /// again: a bulk load then builds each index once, sorted, instead of row by row.
     pub async fn drop_case_indexes(&mut self) -> Result<Vec<String>> {
         let list = match self {
             Tx::Sqlite(_) => {
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
-                 AND tbl_name = 'case_record' AND sql IS NOT NULL ORDER BY name"
+                 AND tbl_name IN ('case_record', 'case_event') AND sql IS NOT NULL ORDER BY name"
             }
             Tx::Postgres(_) => {
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'case_record' \
-                 AND indexname <> 'case_record_pkey' ORDER BY indexname"
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('case_record', 'case_event') \
+                 AND indexname NOT IN ('case_record_pkey', 'case_event_pkey') ORDER BY indexname"
             }
         };
         let defs: Vec<(String, String)> =
@@ -829,5 +834,56 @@ impl Tx {
     pub async fn analyze(&mut self) -> Result<()> {
         on!(self, c => sqlx::query("ANALYZE").execute(&mut *c).await?.rows_affected());
         Ok(())
+    }
+}
+
+/// One entry of a case's history with the case it belongs to: a progress update as Open311's
+/// `servicerequestupdates` gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseUpdateRow {
+    pub event_id: i64,
+    pub number: String,
+    pub scope_code: String,
+    pub at: i64,
+    pub action: String,
+    pub to_status: String,
+    pub reason: String,
+}
+
+impl Tx {
+    /// The history entries of the cases inside a scope written in `[from, to)`, oldest first.
+    pub async fn case_updates(
+        &mut self,
+        scope_prefix: &str,
+        from: i64,
+        to: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<CaseUpdateRow>> {
+        type T = (i64, String, String, i64, String, String, String);
+        let rows: Vec<T> = on!(self, c => sqlx::query_as(
+            "SELECT e.id, c.number, c.scope_code, e.at, e.action, e.to_status, e.reason \
+             FROM case_event e JOIN case_record c ON c.id = e.case_id \
+             WHERE e.at >= $1 AND e.at < $2 AND c.scope_code LIKE $3 AND c.status <> 'merged' \
+             ORDER BY e.at, e.id LIMIT $4 OFFSET $5")
+            .bind(from)
+            .bind(to)
+            .bind(format!("{scope_prefix}%"))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *c)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|t| CaseUpdateRow {
+                event_id: t.0,
+                number: t.1,
+                scope_code: t.2,
+                at: t.3,
+                action: t.4,
+                to_status: t.5,
+                reason: t.6,
+            })
+            .collect())
     }
 }

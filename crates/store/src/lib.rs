@@ -8,6 +8,7 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod cases;
+mod channels;
 pub mod crypto;
 mod error;
 mod grid;
@@ -21,9 +22,10 @@ pub use accounts::{Account, GrantRow, NewAccount, NewSession, SessionRow};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent};
 pub use cases::{
-    CaseChange, CaseEventRow, CaseFilter, CasePhotoRow, CaseRow, CategoryRow, NewCase,
-    NewCaseEvent, REPORTER_PHONE_FIELD,
+    CaseChange, CaseEventRow, CaseFilter, CasePhotoRow, CaseRow, CaseUpdateRow, CategoryRow,
+    NewCase, NewCaseEvent, REPORTER_PHONE_FIELD,
 };
+pub use channels::{CaseTransferRow, ChatDraftRow, ChatGroupRow, NewChatDraft, TransferSourceRow};
 pub use crypto::{CryptoError, FieldCipher};
 pub use error::StoreError;
 pub use grid::{GridNode, GridNodeInput, GridNodeVersion};

@@ -67,6 +67,24 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_case_actor_index.sql"),
         postgres: include_str!("../migrations/postgres/0009_case_actor_index.sql"),
     },
+    Migration {
+        version: 10,
+        name: "category_questions",
+        sqlite: include_str!("../migrations/sqlite/0010_category_questions.sql"),
+        postgres: include_str!("../migrations/postgres/0010_category_questions.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "intake_channels",
+        sqlite: include_str!("../migrations/sqlite/0011_intake_channels.sql"),
+        postgres: include_str!("../migrations/postgres/0011_intake_channels.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "case_event_time_index",
+        sqlite: include_str!("../migrations/sqlite/0012_case_event_time_index.sql"),
+        postgres: include_str!("../migrations/postgres/0012_case_event_time_index.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -774,7 +774,10 @@ impl utoipa::Modify for Security {
           crate::api_cases::report_case, crate::api_cases::list_cases, crate::api_cases::get_case, crate::api_cases::act,
           crate::api_cases::case_photo, crate::api_cases::track, crate::api_cases::rate, crate::api_cases::tracked_photo,
           crate::api_notify::inbox, crate::api_notify::mark_read, crate::api_notify::webhooks, crate::api_notify::create_webhook,
-          crate::api_notify::set_active, crate::api_notify::outbox, crate::api_notify::retry),
+          crate::api_notify::set_active, crate::api_notify::outbox, crate::api_notify::retry,
+          crate::api_channels::transfer_sources, crate::api_channels::create_transfer_source, crate::api_channels::transfer,
+          crate::api_channels::chat_groups, crate::api_channels::create_chat_group, crate::api_channels::chat_drafts,
+          crate::api_channels::confirm_draft, crate::api_channels::discard_draft, crate::api_channels::chat_hook),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
@@ -783,6 +786,7 @@ impl utoipa::Modify for Security {
          (name = "roster", description = "人员名册 / who serves where"),
          (name = "cases", description = "案件闭环 / the case loop"),
          (name = "notifications", description = "消息与推送 / inbox and webhooks"),
+         (name = "channels", description = "其他渠道：12345 转办、微信群 / transfers and chat groups"),
          (name = "accounts", description = "账户与授权 / accounts and roles"), (name = "apikeys", description = "API 密钥 / API keys"),
          (name = "audit", description = "审计日志 / audit log"), (name = "system", description = "系统 / system"))
 )]
@@ -895,6 +899,7 @@ pub fn routes() -> Router<AppState> {
         .route("/outbox/{id}/retry", post(api_notify::retry))
         .route("/audit", get(audit))
         .route("/system", get(system))
+        .merge(crate::api_channels::api_routes())
 }
 
 async fn openapi_json() -> impl IntoResponse {

@@ -86,6 +86,15 @@ impl From<AppError> for ApiError {
                 },
             },
             AppError::Conflict(message) => ApiError::new(S::CONFLICT, "conflict", message),
+            AppError::Stale => ApiError::new(
+                S::FORBIDDEN,
+                "stale",
+                format!(
+                    "时间戳与服务器相差超过 {} 秒，可能是重放 / the timestamp is more than {} seconds off: a replay?",
+                    app::CHAT_MAX_SKEW_SECONDS,
+                    app::CHAT_MAX_SKEW_SECONDS
+                ),
+            ),
             AppError::Store(StoreError::Unavailable(cause)) => {
                 tracing::error!(%cause, "database unavailable");
                 ApiError::new(

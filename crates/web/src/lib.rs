@@ -4,6 +4,7 @@
 
 mod api;
 mod api_cases;
+mod api_channels;
 mod api_lists;
 mod api_notify;
 mod assets;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .merge(metrics::routes())
         .merge(open311::routes())
+        .merge(api_channels::hook_routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -106,4 +108,21 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Where this server is reached, from the request (behind a proxy, its forwarded scheme): the
+/// root of links handed out (Open311 discovery, tracking links in chat replies).
+pub(crate) fn site_url(headers: &axum::http::HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
 }

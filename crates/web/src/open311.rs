@@ -287,6 +287,7 @@ async fn top(
             }
         }
         "requests" => list_requests(&state, &ctx, &args, format).await,
+        "servicerequestupdates" => list_updates(&state, &ctx, &args, format).await,
         _ => not_found(format, &file),
     }
 }
@@ -360,6 +361,7 @@ async fn list_requests(
             updated_before: instant(args, "updated_before")?,
             page: number(args, "page")?,
             page_size: number(args, "page_size")?,
+            extensions: extensions(args)?,
         })
     })();
     let result = async {
@@ -389,8 +391,71 @@ async fn list_requests(
     }
 }
 
-/// `services/{service_code}.{fmt}`: the service's definition. Weige's categories ask nothing
-/// beyond the description yet, so the attribute list is empty (and `metadata` false).
+/// `extensions=true` asks for each request's `extended_attributes`.
+fn extensions(args: &[(String, String)]) -> Result<bool, Open311Error> {
+    match arg(args, "extensions") {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(Open311Error {
+            status: 400,
+            description: "extensions is true or false".into(),
+        }),
+    }
+}
+
+/// `GET servicerequestupdates.{fmt}` (mySociety's extension): every step of the jurisdiction's
+/// requests between `start_date` and `end_date` (90 days at most), oldest first, with `page` and
+/// `page_size`.
+async fn list_updates(
+    state: &AppState,
+    ctx: &app::Ctx,
+    args: &[(String, String)],
+    format: Format,
+) -> Response {
+    let result = async {
+        let query = app::Open311Query {
+            start: instant(args, "start_date")?,
+            end: instant(args, "end_date")?,
+            page: number(args, "page")?,
+            page_size: number(args, "page_size")?,
+            ..Default::default()
+        };
+        let ctx = caller(state, ctx.clone(), args).await?;
+        let jurisdiction = state
+            .app
+            .open311_jurisdiction(arg(args, "jurisdiction_id"))
+            .await?;
+        state.app.open311_updates(&ctx, &jurisdiction, &query).await
+    }
+    .await;
+    match result {
+        Ok(updates) => respond(
+            StatusCode::OK,
+            format,
+            &Document::Collection {
+                root: "service_request_updates",
+                item: "request_update",
+                items: updates
+                    .into_iter()
+                    .map(|u| {
+                        vec![
+                            ("update_id", Value::Text(u.update_id)),
+                            ("service_request_id", Value::Text(u.service_request_id)),
+                            ("status", Value::Text(u.status.to_owned())),
+                            ("updated_datetime", Value::Text(datetime(u.updated))),
+                            ("description", Value::Text(u.description)),
+                            ("media_url", Value::Text(String::new())),
+                        ]
+                    })
+                    .collect(),
+            },
+        ),
+        Err(e) => error(format, e),
+    }
+}
+
+/// `services/{service_code}.{fmt}`: the service's definition, its attributes being the
+/// category's extra questions in the order asked.
 async fn definition(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -415,7 +480,13 @@ async fn definition(
                 root: "service_definition",
                 record: vec![
                     ("service_code", Value::Text(s.service_code)),
-                    ("attributes", Value::List("attribute", Vec::new())),
+                    (
+                        "attributes",
+                        Value::List(
+                            "attribute",
+                            s.attributes.iter().enumerate().map(attribute).collect(),
+                        ),
+                    ),
                 ],
             },
         ),
@@ -423,20 +494,37 @@ async fn definition(
     }
 }
 
+/// One attribute of a service definition.
+fn attribute((i, q): (usize, &app::Question)) -> Record {
+    let mut record = vec![
+        ("variable", Value::Bool(true)),
+        ("code", Value::Text(q.code.clone())),
+        ("datatype", Value::Text(q.datatype.clone())),
+        ("required", Value::Bool(q.required)),
+        ("datatype_description", Value::Text(q.hint.clone())),
+        ("order", Value::Int(i as i64 + 1)),
+        ("description", Value::Text(q.description.clone())),
+    ];
+    // Only list questions have values to choose from.
+    if !q.values.is_empty() {
+        let values = q
+            .values
+            .iter()
+            .map(|v| {
+                vec![
+                    ("key", Value::Text(v.key.clone())),
+                    ("name", Value::Text(v.name.clone())),
+                ]
+            })
+            .collect();
+        record.push(("values", Value::List("value", values)));
+    }
+    record
+}
+
 /// Where this server is reached, from the request (behind a proxy, its forwarded scheme).
 fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!("{scheme}://{host}/open311/v2")
+    format!("{}/open311/v2", crate::site_url(headers))
 }
 
 fn discovery(headers: &HeaderMap) -> Document {
@@ -634,6 +722,34 @@ fn request_record(r: app::Open311Record) -> Record {
     if let Some(m) = r.media_url {
         rec.push(("media_url", Value::Text(m)));
     }
+    if let Some(x) = r.extended {
+        let mut ext = vec![
+            ("channel", Value::Text(x.channel)),
+            ("status_detail", Value::Text(x.status_detail)),
+            ("tier", Value::Text(x.tier)),
+        ];
+        if let Some(p) = x.parent_service_request_id {
+            ext.push(("duplicate", Value::Bool(true)));
+            ext.push(("parent_service_request_id", Value::Text(p)));
+        }
+        let notes = x
+            .notes
+            .into_iter()
+            .map(|n| {
+                let mut note = vec![
+                    ("datetime", Value::Text(datetime(n.datetime))),
+                    ("type", Value::Text(n.kind.to_owned())),
+                    ("summary", Value::Text(n.summary)),
+                ];
+                if let Some(d) = n.description {
+                    note.push(("description", Value::Text(d)));
+                }
+                note
+            })
+            .collect();
+        ext.push(("notes", Value::List("note", notes)));
+        rec.push(("extended_attributes", Value::Record(ext)));
+    }
     rec
 }
 
@@ -660,7 +776,15 @@ async fn one_request(
         Ok(j) => j,
         Err(e) => return error(format, e),
     };
-    match state.app.open311_request(&ctx, &jurisdiction, number).await {
+    let extensions = match extensions(&args) {
+        Ok(e) => e,
+        Err(e) => return error(format, e),
+    };
+    match state
+        .app
+        .open311_request(&ctx, &jurisdiction, number, extensions)
+        .await
+    {
         Ok(r) => respond(
             StatusCode::OK,
             format,

@@ -75,9 +75,10 @@ struct Flash {
 impl Page {
     fn layout(&self, title_key: &str, flash: Flash) -> Layout {
         let tr = self.tr;
-        let items: [(&str, &str, Option<Permission>); 18] = [
+        let items: [(&str, &str, Option<Permission>); 19] = [
             ("/", "nav.home", None),
             ("/cases", "nav.cases", Some(Permission::ReadCases)),
+            ("/chat-drafts", "nav.drafts", Some(Permission::ReportCase)),
             ("/inbox", "nav.inbox", Some(Permission::UseWorkspace)),
             ("/map", "nav.map", Some(Permission::ReadGrid)),
             ("/grid", "nav.grid", Some(Permission::ReadGrid)),
@@ -1114,8 +1115,21 @@ pub fn routes() -> Router<AppState> {
             "/admin/categories/{code}",
             get(category_page).post(save_category),
         )
+        .route(
+            "/admin/categories/{code}/questions",
+            axum::routing::post(save_questions),
+        )
         .route("/admin/calendar", get(calendar_page).post(set_calendar_day))
         .route("/inbox", get(inbox_page))
+        .route("/chat-drafts", get(drafts_page))
+        .route(
+            "/chat-drafts/{id}/confirm",
+            axum::routing::post(confirm_draft),
+        )
+        .route(
+            "/chat-drafts/{id}/discard",
+            axum::routing::post(discard_draft),
+        )
         .route("/inbox/read", post(inbox_read))
         .route("/admin/webhooks", get(webhooks_page).post(create_webhook))
         .route("/admin/outbox/{id}/retry", post(retry_delivery))
@@ -1765,6 +1779,85 @@ async fn inbox_page(
     }
 }
 
+#[derive(Template)]
+#[template(path = "drafts.html")]
+struct DraftsTemplate {
+    l: Layout,
+    drafts: Vec<app::ChatDraftView>,
+    /// (code, group name, name) of every category that takes cases.
+    categories: Vec<(String, String, String)>,
+}
+
+/// Chat messages waiting for a worker: confirm (a case) or discard, one tap each.
+async fn drafts_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(flash): ApiQuery<Flash>,
+) -> Response {
+    let drafts = match state.app.chat_drafts(&page.ctx, None, None).await {
+        Ok(d) => d,
+        Err(e) => return page.fail(e),
+    };
+    let all = match state.app.category_list().await {
+        Ok(a) => a,
+        Err(e) => return page.fail(e),
+    };
+    let group_name = |code: &Option<String>| {
+        all.iter()
+            .find(|g| Some(&g.code) == code.as_ref())
+            .map_or_else(String::new, |g| g.name.clone())
+    };
+    let categories = all
+        .iter()
+        .filter(|c| !c.is_group() && c.active)
+        .map(|c| (c.code.clone(), group_name(&c.parent), c.name.clone()))
+        .collect();
+    render(&DraftsTemplate {
+        l: page.layout("nav.drafts", flash),
+        drafts,
+        categories,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct DraftForm {
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn confirm_draft(
+    State(state): State<AppState>,
+    page: Page,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<i64>,
+    ApiForm(f): ApiForm<DraftForm>,
+) -> Response {
+    let decision = app::DraftDecision {
+        category: Some(f.category),
+        ..app::DraftDecision::default()
+    };
+    match state
+        .app
+        .confirm_chat_draft(&page.ctx, id, &decision, &crate::site_url(&headers))
+        .await
+    {
+        Ok(done) => Redirect::to(&format!("/cases/{}?ok=1", done.case.id)).into_response(),
+        Err(e) => back(page.tr, "/chat-drafts", Err(e)),
+    }
+}
+
+async fn discard_draft(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+    ApiForm(f): ApiForm<DraftForm>,
+) -> Response {
+    let outcome = state.app.discard_chat_draft(&page.ctx, id, &f.reason).await;
+    back(page.tr, "/chat-drafts", outcome)
+}
+
 async fn inbox_read(State(state): State<AppState>, page: Page) -> Response {
     let outcome = state.app.mark_read(&page.ctx, None).await.map(|_| ());
     back(page.tr, "/inbox", outcome)
@@ -1924,12 +2017,29 @@ struct CategoryTemplate {
     units: Vec<(&'static str, &'static str)>,
     /// (stage, label, amount, unit)
     stages: Vec<(&'static str, &'static str, u32, &'static str)>,
+    /// The questions as rows of the editor, with blank rows to add more.
+    questions: Vec<QuestionRow>,
+    datatypes: Vec<(&'static str, &'static str)>,
 }
+
+/// One row of the question editor; choices as `key=name; key=name`.
+struct QuestionRow {
+    code: String,
+    description: String,
+    datatype: String,
+    required: bool,
+    hint: String,
+    values: String,
+}
+
+/// Blank rows under the questions of a category, to add new ones.
+const BLANK_QUESTION_ROWS: usize = 2;
 
 async fn category_page(
     State(state): State<AppState>,
     page: Page,
     Path(code): Path<String>,
+    ApiQuery(flash): ApiQuery<Flash>,
 ) -> Response {
     if let Err(refused) = page
         .need(
@@ -1964,8 +2074,36 @@ async fn category_page(
                 .map(|l| (s, label, l.amount, l.unit.as_str()))
         })
         .collect();
+    let blank = || QuestionRow {
+        code: String::new(),
+        description: String::new(),
+        datatype: "string".into(),
+        required: false,
+        hint: String::new(),
+        values: String::new(),
+    };
+    let questions = c
+        .questions
+        .iter()
+        .map(|q| QuestionRow {
+            code: q.code.clone(),
+            description: q.description.clone(),
+            datatype: q.datatype.clone(),
+            required: q.required,
+            hint: q.hint.clone(),
+            values: q
+                .values
+                .iter()
+                .map(|v| format!("{}={}", v.key, v.name))
+                .collect::<Vec<_>>()
+                .join("; "),
+        })
+        .chain(std::iter::repeat_with(blank).take(BLANK_QUESTION_ROWS))
+        .collect();
     render(&CategoryTemplate {
-        l: page.layout("nav.categories", Flash::default()),
+        l: page.layout("nav.categories", flash),
+        questions,
+        datatypes: app::DATATYPES.to_vec(),
         needs: app::NEED_TYPES.to_vec(),
         handlers: app::HANDLERS.to_vec(),
         tiers: tier_options(),
@@ -2041,6 +2179,7 @@ async fn save_category(
         auto_escalate: f.auto_escalate.is_some(),
         closing_conditions: f.closing_conditions,
         active: f.active.is_some(),
+        questions: None,
     };
     let outcome = state
         .app
@@ -2051,6 +2190,81 @@ async fn save_category(
         Ok(()) => back(page.tr, "/admin/categories", Ok(())),
         Err(e) => back(page.tr, &back_to, Err(e)),
     }
+}
+
+/// The questions of a category from the editor's rows: a row without a code is left out.
+fn questions_from_form(fields: &[(String, String)]) -> Result<Vec<app::Question>, AppError> {
+    let column = |name: &str| -> Vec<&str> {
+        fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let (codes, descriptions, datatypes, required, hints, values) = (
+        column("q_code"),
+        column("q_description"),
+        column("q_datatype"),
+        column("q_required"),
+        column("q_hint"),
+        column("q_values"),
+    );
+    let rows = codes.len();
+    if [&descriptions, &datatypes, &required, &hints, &values]
+        .iter()
+        .any(|c| c.len() != rows)
+    {
+        return Err(AppError::invalid(
+            "questions",
+            "问题表格不完整 / the question rows are incomplete",
+        ));
+    }
+    let mut out = Vec::new();
+    for i in 0..rows {
+        if codes[i].trim().is_empty() {
+            continue;
+        }
+        let choices = values[i]
+            .split([';', '；', '\n'])
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                let (key, name) = c.split_once(['=', '＝']).unwrap_or((c, ""));
+                app::QuestionValue {
+                    key: key.trim().to_owned(),
+                    name: name.trim().to_owned(),
+                }
+            })
+            .collect();
+        out.push(app::Question {
+            code: codes[i].to_owned(),
+            datatype: datatypes[i].to_owned(),
+            required: required[i] == "true",
+            description: descriptions[i].to_owned(),
+            hint: hints[i].to_owned(),
+            values: choices,
+        });
+    }
+    Ok(out)
+}
+
+async fn save_questions(
+    State(state): State<AppState>,
+    page: Page,
+    Path(code): Path<String>,
+    ApiForm(fields): ApiForm<Vec<(String, String)>>,
+) -> Response {
+    let back_to = format!("/admin/categories/{}", encode(&code));
+    let outcome = async {
+        let questions = questions_from_form(&fields)?;
+        state
+            .app
+            .save_questions(&page.ctx, &code, &questions)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    back(page.tr, &back_to, outcome)
 }
 
 #[derive(Template)]

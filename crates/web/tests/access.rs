@@ -29,6 +29,35 @@ struct Targets {
     /// A webhook, and a delivery waiting in its outbox.
     webhook: i64,
     delivery: i64,
+    /// A chat group of one of the scope's micro-grids, and its signing secret.
+    chat_group: String,
+    chat_secret: String,
+}
+
+/// A unique number for the walk's names.
+fn serial() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A new draft in a chat group, posted as its bot would.
+async fn make_draft(t: &TestApp, group: &str, secret: &str) -> i64 {
+    let body =
+        json!({"message_id": format!("m{}", serial()), "sender": "走查", "text": "楼道灯坏了"})
+            .to_string();
+    let ts = app::now().0 / 1000;
+    t.app
+        .chat_message(
+            group,
+            Some(&ts.to_string()),
+            Some(&app::signature(secret, ts, &body)),
+            body.as_bytes(),
+            "http://weige.test",
+        )
+        .await
+        .unwrap()
+        .draft_id
 }
 
 /// A tiny valid PNG (1×1).
@@ -160,7 +189,34 @@ async fn targets(t: &TestApp, scope: &'static str, tag: &str) -> Targets {
         .import_buildings(&Ctx::cli(), buildings.as_bytes(), false, &|_, _| {})
         .await
         .unwrap();
+    let chat = t
+        .app
+        .create_chat_group(
+            &Ctx::cli(),
+            &app::ChatGroupInput {
+                code: format!("group-{tag}"),
+                name: format!("走查群 {tag}"),
+                scope: format!("{scope}001001"),
+                reply_webhook_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    t.app
+        .create_transfer_source(
+            &Ctx::cli(),
+            &app::TransferSourceInput {
+                code: format!("src-{tag}"),
+                name: "12345".into(),
+                channel: "hotline".into(),
+                webhook_id: Some(webhook),
+            },
+        )
+        .await
+        .unwrap();
     Targets {
+        chat_group: chat.group.code,
+        chat_secret: chat.secret,
         scope,
         victim,
         grant,
@@ -195,6 +251,10 @@ fn api_permission(method: &Method, path: &str) -> Option<Permission> {
         | "/api/v1/registry/households/import" => Some(Permission::EditRegistry),
         "/api/v1/registry/tags/{code}" => Some(Permission::ConfigureCatalog),
         "/api/v1/categories" | "/api/v1/notifications" | "/api/v1/notifications/read" => None,
+        "/api/v1/transfer-sources" | "/api/v1/chat-groups" => Some(Permission::ConfigureSystem),
+        "/api/v1/transfers" => Some(Permission::ReportCase),
+        "/api/v1/chat-drafts" => Some(Permission::ReadCases),
+        p if p.starts_with("/api/v1/chat-drafts/") => Some(Permission::ReportCase),
         p if p.starts_with("/api/v1/webhooks") || p.starts_with("/api/v1/outbox") => {
             Some(Permission::ConfigureSystem)
         }
@@ -253,6 +313,25 @@ fn api_request(
         );
     let body = match (method.as_str(), path) {
         (_, "/api/v1/session") => return None,
+        // The chat bot signs instead of signing in: the chat tests cover it.
+        (_, p) if p.starts_with("/hooks/") => return None,
+        ("POST", "/api/v1/transfer-sources") => Some(
+            json!({"code": format!("w{}", serial()), "name": "走查热线", "channel": "city_app"}),
+        ),
+        ("POST", "/api/v1/chat-groups") => Some(
+            json!({"code": format!("w{}", serial()), "name": format!("走查 {who}"), "scope": t.scope}),
+        ),
+        ("POST", "/api/v1/transfers") => Some(json!({
+            "source": if t.scope == INSIDE { "src-in" } else { "src-out" },
+            "external_id": format!("W{}", serial()), "reported_at": "2026-11-01T09:00:00+08:00",
+            "category": "sg.sanitation", "description": format!("转办 {who}"),
+            "micro_grid": format!("{}001001", t.scope),
+        })),
+        ("GET", "/api/v1/chat-drafts") => {
+            return Some((format!("{uri}?scope={}", t.scope), None));
+        }
+        ("POST", "/api/v1/chat-drafts/{id}/confirm") => Some(json!({"category": "sg.sanitation"})),
+        ("POST", "/api/v1/chat-drafts/{id}/discard") => Some(json!({"reason": "走查"})),
         // The reporter's follow link needs no account: the track tests cover it.
         (_, p) if p.starts_with("/api/v1/track/") => return None,
         ("GET", "/api/v1/cases") => return Some((format!("{uri}?scope={}", t.scope), None)),
@@ -430,6 +509,11 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                 if *method == Method::DELETE && path == "/api/v1/roster/{id}" {
                     uri = format!("/api/v1/roster/{}", make_staff(&t, targets.scope).await);
                 }
+                // A draft is decided once: each try gets a draft of its own.
+                if let Some(verb) = path.strip_prefix("/api/v1/chat-drafts/{id}/") {
+                    let draft = make_draft(&t, &targets.chat_group, &targets.chat_secret).await;
+                    uri = format!("/api/v1/chat-drafts/{draft}/{verb}");
+                }
                 let unscoped = matches!(
                     path.as_str(),
                     "/api/v1/system"
@@ -443,7 +527,11 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                         | "/api/v1/webhooks/{id}/active"
                         | "/api/v1/outbox"
                         | "/api/v1/outbox/{id}/retry"
+                        | "/api/v1/transfer-sources"
                 );
+                // Listing groups is for any system admin; adding one, for the place's.
+                let unscoped =
+                    unscoped || (path == "/api/v1/chat-groups" && *method == Method::GET);
                 let allowed = match api_permission(method, path) {
                     None => true,
                     Some(_) if path.starts_with("/api/v1/cases/{id}") && reads_own_cases(role) => {

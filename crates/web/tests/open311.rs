@@ -70,7 +70,8 @@ async fn the_service_list_and_a_definition_in_both_formats() {
         assert!(list.len() > 300, "{uri}: {}", list.len());
         assert!(
             list.iter().all(|s| s["type"] == "realtime"
-                && s["metadata"] == false
+                // Of the defaults, only public facilities asks more.
+                && s["metadata"] == (s["service_code"] == "sg.public_facilities")
                 && !s["service_code"].as_str().unwrap().is_empty()),
             "{uri}"
         );
@@ -114,6 +115,176 @@ async fn the_service_list_and_a_definition_in_both_formats() {
         format!(
             "{DECL}<service_definition><service_code>sg.sanitation</service_code><attributes></attributes></service_definition>"
         )
+    );
+    let (_, _, body) = get(&t, "/open311/v2/services/sg.public_facilities.json").await;
+    assert_eq!(body, GOLDEN_DEFINITION_JSON);
+    let (_, _, body) = get(&t, "/open311/v2/services/sg.public_facilities.xml").await;
+    assert_eq!(body, format!("{DECL}{GOLDEN_DEFINITION_XML}"));
+}
+
+const GOLDEN_DEFINITION_JSON: &str = r#"{"service_code":"sg.public_facilities","attributes":[{"variable":true,"code":"facility","datatype":"singlevaluelist","required":false,"datatype_description":"","order":1,"description":"哪类设施？","values":[{"key":"elevator","name":"电梯"},{"key":"door","name":"单元门禁"},{"key":"light","name":"路灯照明"},{"key":"fitness","name":"健身器材"},{"key":"pipe","name":"管道水电"},{"key":"other","name":"其他"}]},{"variable":true,"code":"building","datatype":"string","required":false,"datatype_description":"如 3栋2单元","order":2,"description":"几栋几单元？"}]}"#;
+const GOLDEN_DEFINITION_XML: &str = "<service_definition><service_code>sg.public_facilities</service_code><attributes>\
+     <attribute><variable>true</variable><code>facility</code><datatype>singlevaluelist</datatype><required>false</required>\
+     <datatype_description></datatype_description><order>1</order><description>哪类设施？</description><values>\
+     <value><key>elevator</key><name>电梯</name></value><value><key>door</key><name>单元门禁</name></value>\
+     <value><key>light</key><name>路灯照明</name></value><value><key>fitness</key><name>健身器材</name></value>\
+     <value><key>pipe</key><name>管道水电</name></value><value><key>other</key><name>其他</name></value></values></attribute>\
+     <attribute><variable>true</variable><code>building</code><datatype>string</datatype><required>false</required>\
+     <datatype_description>如 3栋2单元</datatype_description><order>2</order><description>几栋几单元？</description></attribute>\
+     </attributes></service_definition>";
+
+/// The street admin's questions for a category: one of every datatype.
+fn every_kind_of_question() -> Vec<app::Question> {
+    let q = |code: &str, datatype: &str, required: bool, values: &[(&str, &str)]| app::Question {
+        code: code.into(),
+        datatype: datatype.into(),
+        required,
+        description: format!("{code}?"),
+        hint: String::new(),
+        values: values
+            .iter()
+            .map(|(k, n)| app::QuestionValue {
+                key: (*k).into(),
+                name: (*n).into(),
+            })
+            .collect(),
+    };
+    vec![
+        q("bins", "number", true, &[]),
+        q("seen", "datetime", false, &[]),
+        q("where", "string", false, &[]),
+        q("more", "text", false, &[]),
+        q(
+            "smell",
+            "singlevaluelist",
+            true,
+            &[("none", "无"), ("strong", "很大")],
+        ),
+        q(
+            "kinds",
+            "multivaluelist",
+            false,
+            &[("kitchen", "厨余"), ("bulky", "大件"), ("other", "其他")],
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn attributes_of_every_datatype_are_asked_checked_and_kept() {
+    let (t, key) = with_key().await;
+    t.app
+        .save_questions(&app::Ctx::cli(), "sg.sanitation", &every_kind_of_question())
+        .await
+        .unwrap();
+    let (_, _, body) = get(&t, "/open311/v2/services/sg.sanitation.json").await;
+    let definition: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let kinds: Vec<(&str, bool, i64)> = definition["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["datatype"].as_str().unwrap(),
+                a["required"].as_bool().unwrap(),
+                a["order"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("number", true, 1),
+            ("datetime", false, 2),
+            ("string", false, 3),
+            ("text", false, 4),
+            ("singlevaluelist", true, 5),
+            ("multivaluelist", false, 6)
+        ]
+    );
+    let base = [
+        ("api_key", key.as_str()),
+        ("service_code", "sg.sanitation"),
+        ("address_id", "510115001001001001"),
+        ("description", "垃圾堆在路口"),
+    ];
+    let before = case_count(&t).await;
+    let refused = [
+        (
+            vec![("attribute[smell]", "strong")],
+            "attribute bins: 请回答“bins?” / an answer is required",
+        ),
+        (
+            vec![("attribute[bins]", "3")],
+            "attribute smell: 请回答“smell?” / an answer is required",
+        ),
+        (
+            vec![("attribute[bins]", "three"), ("attribute[smell]", "strong")],
+            "attribute bins: 须为数字 / must be a number",
+        ),
+        (
+            vec![("attribute[bins]", "3"), ("attribute[smell]", "awful")],
+            "attribute smell: 没有选项 awful / no such choice",
+        ),
+        (
+            vec![
+                ("attribute[bins]", "3"),
+                ("attribute[smell]", "strong"),
+                ("attribute[seen]", "yesterday"),
+            ],
+            "attribute seen: 须为带时区的日期时间，如 2026-05-01T09:30:00+08:00 / must be a date and time with its zone",
+        ),
+        (
+            vec![
+                ("attribute[bins]", "3"),
+                ("attribute[smell]", "strong"),
+                ("attribute[colour]", "red"),
+            ],
+            "attribute colour: 此类别没有这个问题 / this category asks no such question",
+        ),
+    ];
+    for (attributes, description) in refused {
+        let form: Vec<(&str, &str)> = base.iter().copied().chain(attributes).collect();
+        let (status, body) = post(&t, "/open311/v2/requests.json", &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}");
+        let expected = serde_json::json!([{"code": 400, "description": description}]).to_string();
+        assert_eq!(body, expected, "{form:?}");
+    }
+    assert_eq!(case_count(&t).await, before, "nothing created");
+
+    let form: Vec<(&str, &str)> = base
+        .iter()
+        .copied()
+        .chain([
+            ("attribute[bins]", "3"),
+            ("attribute[seen]", "2026-11-28T07:30:00+08:00"),
+            ("attribute[where]", "东门"),
+            ("attribute[smell]", "strong"),
+            ("attribute[kinds][]", "kitchen"),
+            ("attribute[kinds][]", "bulky"),
+        ])
+        .collect();
+    let (status, body) = post(&t, "/open311/v2/requests.json", &form).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let number = serde_json::from_str::<serde_json::Value>(&body).unwrap()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = case_id(&t, &number).await;
+    let case = t.app.case(&app::Ctx::cli(), id).await.unwrap();
+    let answers: Vec<(String, String)> = case
+        .answers
+        .into_iter()
+        .map(|a| (a.question, a.answer))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("bins?".to_owned(), "3".to_owned()),
+            ("seen?".to_owned(), "2026-11-28T07:30:00+08:00".to_owned()),
+            ("where?".to_owned(), "东门".to_owned()),
+            ("smell?".to_owned(), "很大".to_owned()),
+            ("kinds?".to_owned(), "厨余、大件".to_owned()),
+        ]
     );
 }
 
@@ -222,6 +393,25 @@ async fn with_key() -> (TestApp, String) {
         .unwrap()
         .key;
     (t, key)
+}
+
+/// The id of the case a request became.
+async fn case_id(t: &TestApp, number: &str) -> i64 {
+    t.app
+        .cases(
+            &app::Ctx::cli(),
+            &app::CaseQuery {
+                scope: Some("510115001".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|c| c.number == number)
+        .unwrap()
+        .id
 }
 
 async fn case_count(t: &TestApp) -> usize {
@@ -550,7 +740,7 @@ async fn bad_posts_are_refused_and_create_nothing() {
                 ("attribute[size][]", "big"),
             ],
             StatusCode::BAD_REQUEST,
-            r#"[{"code":400,"description":"service sg.sanitation has no attribute size"}]"#,
+            r#"[{"code":400,"description":"attribute size: 此类别没有这个问题 / this category asks no such question"}]"#,
         ),
         (
             vec![
@@ -586,4 +776,149 @@ async fn bad_posts_are_refused_and_create_nothing() {
         )
     );
     assert_eq!(case_count(&t).await, before, "nothing created");
+}
+
+#[tokio::test]
+async fn the_history_through_extensions_and_servicerequestupdates() {
+    let (t, key) = with_key().await;
+    let (status, body) = post(
+        &t,
+        "/open311/v2/requests.json",
+        &[
+            ("api_key", &key),
+            ("service_code", "sg.sanitation"),
+            ("address_id", "510115001001001001"),
+            ("description", "垃圾桶满溢"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let number = serde_json::from_str::<serde_json::Value>(&body).unwrap()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = case_id(&t, &number).await;
+    let mut version = t
+        .app
+        .case(&app::Ctx::cli(), id)
+        .await
+        .unwrap()
+        .summary
+        .version;
+    for (action, reason) in [
+        ("accept", ""),
+        ("comment", "已联系保洁公司"),
+        ("force_close", "已清运"),
+    ] {
+        version = t
+            .app
+            .act(
+                &app::Ctx::cli(),
+                id,
+                &app::ActInput {
+                    action: action.into(),
+                    version,
+                    reason: reason.into(),
+                    ..Default::default()
+                },
+                Vec::new(),
+            )
+            .await
+            .unwrap()
+            .summary
+            .version;
+    }
+
+    // extensions=true: the channel, Weige's own status and every step; the reasons only with
+    // a key that may read the place.
+    let uri = format!("/open311/v2/requests/{number}.json?extensions=true&api_key={key}");
+    let (_, _, body) = get(&t, &uri).await;
+    let one: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ext = &one[0]["extended_attributes"];
+    assert_eq!(ext["channel"], "open311", "{body}");
+    assert_eq!(ext["status_detail"], "closed");
+    let notes = ext["notes"].as_array().unwrap();
+    let kinds: Vec<&str> = notes.iter().map(|n| n["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["opened", "activity", "activity", "activity", "closed"],
+        "report, accept, the automatic dispatch, the note, the closing"
+    );
+    assert_eq!(notes[3]["description"], "已联系保洁公司");
+    assert_eq!(notes[4]["summary"], "特殊结案");
+    let (_, _, public) = get(
+        &t,
+        &format!("/open311/v2/requests/{number}.json?extensions=true"),
+    )
+    .await;
+    assert!(!public.contains("已联系保洁公司"), "{public}");
+    assert!(public.contains("\"notes\":[{\"datetime\""), "{public}");
+    let (_, _, plain) = get(&t, &format!("/open311/v2/requests/{number}.json")).await;
+    assert!(!plain.contains("extended_attributes"));
+    let (_, _, xml) = get(
+        &t,
+        &format!("/open311/v2/requests.xml?extensions=true&service_request_id={number}"),
+    )
+    .await;
+    assert!(
+        xml.contains("<extended_attributes><channel>open311</channel><status_detail>closed</status_detail><tier>micro_grid</tier><notes><note><datetime>"),
+        "{xml}"
+    );
+
+    // servicerequestupdates: each step with mySociety's status, oldest first.
+    let (status, ct, body) = get(
+        &t,
+        &format!("/open311/v2/servicerequestupdates.json?api_key={key}"),
+    )
+    .await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, JSON));
+    let updates: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mine: Vec<&serde_json::Value> = updates
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["service_request_id"] == number.as_str())
+        .collect();
+    let statuses: Vec<&str> = mine.iter().map(|u| u["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["for_triage", "open", "open", "open", "closed"]);
+    assert_eq!(mine[4]["description"], "特殊结案：已结案。已清运");
+    assert!(
+        mine.iter()
+            .all(|u| u["media_url"] == "" && !u["update_id"].as_str().unwrap().is_empty())
+    );
+    let (_, _, public) = get(&t, "/open311/v2/servicerequestupdates.json").await;
+    assert!(public.contains("特殊结案：已结案\""), "{public}");
+    assert!(!public.contains("已清运"));
+    let (_, ct, xml) = get(&t, "/open311/v2/servicerequestupdates.xml?page_size=1").await;
+    assert_eq!(ct, XML);
+    assert!(
+        xml.starts_with(&format!(
+            "{DECL}<service_request_updates><request_update><update_id>"
+        )),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<request_update>").count(), 1);
+
+    for (uri, message) in [
+        (
+            "/open311/v2/requests.json?extensions=yes",
+            "extensions is true or false",
+        ),
+        (
+            "/open311/v2/servicerequestupdates.json?start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
+            "start_date to end_date may span at most 90 days",
+        ),
+        (
+            "/open311/v2/servicerequestupdates.json?start_date=yesterday",
+            "start_date must be an ISO 8601 date and time with its zone, e.g. 2026-01-01T00:00:00+08:00",
+        ),
+    ] {
+        let (status, _, body) = get(&t, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(
+            body,
+            serde_json::json!([{"code": 400, "description": message}]).to_string(),
+            "{uri}"
+        );
+    }
 }
