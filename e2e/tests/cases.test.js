@@ -1,11 +1,11 @@
-// The case loop in a real browser. A resident reports from a micro-grid's QR page with a photo;
+// The case loop in a real env.browser. A resident reports from a micro-grid's QR page with a photo;
 // the micro-grid worker takes it on a phone-sized page and handles it with an after-photo; the
 // resident verifies and rates it; it is closed at the micro-grid tier. And: the worker
 // escalates, the grid worker summons a department, the time runs out, the case turns red.
 "use strict";
-const { test, before, after } = require("node:test");
+const { test } = require("node:test");
 const assert = require("node:assert/strict");
-const { startWeige, startBrowser, login, screenshot } = require("./harness");
+const { useWeige, login, screenshot, PHONE } = require("./harness");
 
 const MICRO = "510115001001001001";
 // A 1×1 PNG.
@@ -13,20 +13,8 @@ const PNG = Buffer.from(
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
   "base64",
 );
-const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 
-let weige;
-let browser;
-
-before(async () => {
-  weige = await startWeige();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (weige) await weige.stop();
-});
+const env = useWeige();
 
 /** Presses an action button on the case page and waits for the page to show the new state. */
 async function act(page, action, fill) {
@@ -35,9 +23,9 @@ async function act(page, action, fill) {
 }
 
 test("a resident reports from the QR page, the micro-grid worker handles it, the resident closes it", async () => {
-  const resident = await browser.newContext(PHONE);
+  const resident = await env.browser.newContext(PHONE);
   const r = await resident.newPage();
-  await r.goto(`${weige.url}/report?grid=${MICRO}`);
+  await r.goto(`${env.weige.url}/report?grid=${MICRO}`);
   assert.match(await r.textContent("[data-testid=report-place]"), /和平社区1-1号微网格/);
   await r.selectOption("#category", "sg.sanitation");
   await r.fill("#description", "3栋楼道堆满纸箱，影响通行");
@@ -49,10 +37,10 @@ test("a resident reports from the QR page, the micro-grid worker handles it, the
   const followUrl = r.url();
   await screenshot(r, "case-reported-phone");
 
-  const worker = await browser.newContext(PHONE);
+  const worker = await env.browser.newContext(PHONE);
   const w = await worker.newPage();
-  await login(w, weige.url, "micro");
-  await w.goto(`${weige.url}/cases?view=mine`);
+  await login(w, env.weige.url, "micro");
+  await w.goto(`${env.weige.url}/cases?view=mine`);
   await Promise.all([w.waitForURL(/\/cases\/\d+$/), w.click(`[data-testid=case][data-number="${number}"]`)]);
   assert.equal(await w.locator("[data-testid=photo-before]").count(), 1, "the resident's photo");
   await act(w, "accept");
@@ -84,8 +72,8 @@ test("a resident reports from the QR page, the micro-grid worker handles it, the
 test("the worker escalates, the grid worker summons a department, the time runs out, the case turns red", async () => {
   // The street admin gives departments summoned to 一老一小 one minute to answer (吹哨报到; 30 by
   // default), so that time runs out here.
-  const admin = await browser.newPage();
-  await login(admin, weige.url, "admin");
+  const admin = await env.browser.newPage();
+  await login(admin, env.weige.url, "admin");
   const saved = await admin.evaluate(async () => {
     const csrf = document.querySelector('meta[name="csrf-token"]').content;
     const list = await (await fetch("/api/v1/categories")).json();
@@ -98,9 +86,9 @@ test("the worker escalates, the grid worker summons a department, the time runs 
   });
   assert.equal(saved, 200);
 
-  const w = await browser.newPage(PHONE);
-  await login(w, weige.url, "micro");
-  await w.goto(`${weige.url}/cases/new`);
+  const w = await env.browser.newPage(PHONE);
+  await login(w, env.weige.url, "micro");
+  await w.goto(`${env.weige.url}/cases/new`);
   await w.selectOption("#category", "sg.elderly_children");
   await w.fill("#description", "独居老人王大爷三天未出门");
   await w.fill("#address", "柳城大道8号 和平小区1栋");
@@ -110,8 +98,8 @@ test("the worker escalates, the grid worker summons a department, the time runs 
   await act(w, "escalate", () => w.fill("#act-reason", "需网格协调社区资源"));
   assert.match(await w.textContent("[data-testid=case-tier]"), /网格/);
 
-  const g = await browser.newPage();
-  await login(g, weige.url, "grid");
+  const g = await env.browser.newPage();
+  await login(g, env.weige.url, "grid");
   await g.goto(caseUrl);
   assert.equal(await g.textContent("[data-testid=case-status]"), "已派遣", "sent on to the grid worker");
   await act(g, "dispatch", async () => {
@@ -123,7 +111,7 @@ test("the worker escalates, the grid worker summons a department, the time runs 
   await new Promise((resolve) => setTimeout(resolve, 65000));
   await g.reload();
   assert.equal(await g.textContent("[data-testid=stage-clock]"), "超时");
-  await g.goto(`${weige.url}/cases?view=overdue`);
+  await g.goto(`${env.weige.url}/cases?view=overdue`);
   assert.equal(await g.locator("[data-testid=case][data-clock=red]").count(), 1);
   await screenshot(g, "case-overdue");
   await admin.close();
@@ -132,19 +120,19 @@ test("the worker escalates, the grid worker summons a department, the time runs 
 });
 
 test("the street admin sets a category's limit and a holiday; the dispatch queue accepts two reports at once", async () => {
-  const admin = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await login(admin, weige.url, "admin");
-  await admin.goto(`${weige.url}/admin/categories/sg.policy_question`);
+  const admin = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await login(admin, env.weige.url, "admin");
+  await admin.goto(`${env.weige.url}/admin/categories/sg.policy_question`);
   await admin.fill("#l-handle", "4");
   await Promise.all([admin.waitForLoadState("load"), admin.click("[data-testid=category-form] button[type=submit]")]);
   assert.match(await admin.textContent("[data-testid=category][data-code='sg.policy_question']"), /4 工作日/);
-  await admin.goto(`${weige.url}/admin/calendar?year=2027`);
+  await admin.goto(`${env.weige.url}/admin/calendar?year=2027`);
   await admin.fill("#d-day", "2027-01-01");
   await Promise.all([admin.waitForLoadState("load"), admin.click("[data-testid=calendar-form] button[type=submit]")]);
   assert.equal(await admin.locator("[data-testid=calendar-day][data-day='2027-01-01']").count(), 1);
 
-  const staff = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await login(staff, weige.url, "community");
+  const staff = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await login(staff, env.weige.url, "community");
   const numbers = await staff.evaluate(async (micro) => {
     const out = [];
     for (const text of ["政策咨询：独生子女奖励", "政策咨询：养老补贴"]) {
@@ -157,12 +145,12 @@ test("the street admin sets a category's limit and a holiday; the dispatch queue
     }
     return out;
   }, MICRO);
-  await staff.goto(`${weige.url}/cases?view=all&status=reported`);
+  await staff.goto(`${env.weige.url}/cases?view=all&status=reported`);
   for (const n of numbers) await staff.check(`.bulk-pick[aria-label="${n}"]`);
   await staff.selectOption("#bulk-action", "accept");
   await staff.click("#bulk-form button[type=submit]");
   await staff.waitForSelector("[data-testid=bulk-done]");
-  await staff.goto(`${weige.url}/cases?view=all&status=dispatched`);
+  await staff.goto(`${env.weige.url}/cases?view=all&status=dispatched`);
   for (const n of numbers) {
     assert.equal(await staff.locator(`[data-testid=case][data-number="${n}"]`).count(), 1, `${n} accepted and dispatched`);
   }

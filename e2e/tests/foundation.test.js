@@ -1,36 +1,22 @@
 // The foundation in a real browser: sign in and out, wrong passwords, lockout, roles' menus,
 // the security admin's account form, the audit admin's log, English, a phone-sized screen.
 "use strict";
-const { test, before, after } = require("node:test");
+const { test } = require("node:test");
 const assert = require("node:assert/strict");
-const { startWeige, startBrowser, login, screenshot, PASSWORD } = require("./harness");
+const { useWeige, login, screenshot, PASSWORD } = require("./harness");
 
-let weige;
-let browser;
-
-before(async () => {
-  weige = await startWeige();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (weige) {
-    const exit = await weige.stop();
-    assert.equal(exit.code, 0, "weige stops cleanly on SIGTERM");
-  }
-});
+const env = useWeige();
 
 test("the demo prints its address and the demo accounts", () => {
-  const out = weige.printed();
+  const out = env.weige.printed();
   assert.match(out, /open: http:\/\/127\.0\.0\.1:\d+\//);
   assert.match(out, /admin\s+街道管理员/);
   assert.match(out, /Weige@2026/);
 });
 
 test("the demo admin signs in, sees the home page and signs out", async () => {
-  const page = await browser.newPage();
-  await login(page, weige.url, "admin");
+  const page = await env.browser.newPage();
+  await login(page, env.weige.url, "admin");
   assert.equal(new URL(page.url()).pathname, "/");
   await page.waitForSelector("text=您好，街道管理员 李明");
   assert.equal(await page.textContent("[data-testid=role]"), "街道管理员");
@@ -38,14 +24,14 @@ test("the demo admin signs in, sees the home page and signs out", async () => {
   await Promise.all([page.waitForURL(/\/login\?loggedout=1/), page.click("[data-testid=logout]")]);
   await page.waitForSelector("text=您已退出登录");
   // The old session is gone: the home page sends us back to sign in.
-  await page.goto(`${weige.url}/`);
+  await page.goto(`${env.weige.url}/`);
   assert.equal(new URL(page.url()).pathname, "/login");
   await page.close();
 });
 
 test("a wrong password shows a clear error", async () => {
-  const page = await browser.newPage();
-  await login(page, weige.url, "community", "not-the-password");
+  const page = await env.browser.newPage();
+  await login(page, env.weige.url, "community", "not-the-password");
   const error = await page.textContent("[data-testid=login-error]");
   assert.equal(error.trim(), "用户名或密码错误");
   assert.equal(await page.inputValue("#username"), "community", "the username stays filled in");
@@ -53,14 +39,14 @@ test("a wrong password shows a clear error", async () => {
 });
 
 test("the sixth wrong password finds the account locked, even with the right password", async () => {
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   for (let i = 1; i <= 4; i++) {
-    await login(page, weige.url, "volunteer", `Wrong-${i}xx`);
+    await login(page, env.weige.url, "volunteer", `Wrong-${i}xx`);
     assert.equal((await page.textContent("[data-testid=login-error]")).trim(), "用户名或密码错误", `attempt ${i}`);
   }
-  await login(page, weige.url, "volunteer", "Wrong-5xx");
+  await login(page, env.weige.url, "volunteer", "Wrong-5xx");
   assert.match(await page.textContent("[data-testid=login-error]"), /账户已锁定/);
-  await login(page, weige.url, "volunteer", PASSWORD);
+  await login(page, env.weige.url, "volunteer", PASSWORD);
   assert.match(await page.textContent("[data-testid=login-error]"), /账户已锁定/);
   await screenshot(page, "locked");
   assert.equal(new URL(page.url()).pathname, "/login");
@@ -68,9 +54,9 @@ test("the sixth wrong password finds the account locked, even with the right pas
 });
 
 test("the security admin creates an account through the form, and it can sign in", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  await login(page, weige.url, "secadmin");
+  await login(page, env.weige.url, "secadmin");
   await page.click("text=账户管理");
   await page.click("summary:has-text('新建账户')");
   await page.fill("#new-username", "wang.wgy");
@@ -87,40 +73,40 @@ test("the security admin creates an account through the form, and it can sign in
   await screenshot(page, "accounts");
   await context.close();
 
-  const other = await browser.newContext();
+  const other = await env.browser.newContext();
   const p2 = await other.newPage();
-  await login(p2, weige.url, "wang.wgy", "Wgy-2026!");
+  await login(p2, env.weige.url, "wang.wgy", "Wgy-2026!");
   await p2.waitForSelector("text=您好，王网格员");
   assert.equal(await p2.textContent("[data-testid=role]"), "专职网格员");
   // A grid worker's menu has no admin pages, and typing the address is refused.
   assert.equal(await p2.locator("nav a[href='/admin/accounts']").count(), 0);
-  const res = await p2.goto(`${weige.url}/admin/accounts`);
+  const res = await p2.goto(`${env.weige.url}/admin/accounts`);
   assert.equal(res.status(), 403);
   await other.close();
 });
 
 test("the audit admin reads the failed sign-ins and the refusal", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  await login(page, weige.url, "auditor");
+  await login(page, env.weige.url, "auditor");
   await page.click("text=审计日志");
   await page.selectOption("#action", "login_failed");
   await Promise.all([page.waitForURL(/action=login_failed/), page.click("text=筛选")]);
   const rows = await page.locator("#audit-rows tr[data-action=login_failed]").count();
   assert.ok(rows >= 6, `expected the failed sign-ins, saw ${rows}`);
-  await page.goto(`${weige.url}/audit?action=permission_denied`);
+  await page.goto(`${env.weige.url}/audit?action=permission_denied`);
   assert.ok((await page.locator("#audit-rows tr[data-action=permission_denied]").count()) >= 1);
   await screenshot(page, "audit");
   await context.close();
 });
 
 test("English can be chosen, and a phone-sized screen needs no sideways scrolling", async () => {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const context = await env.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const page = await context.newPage();
-  await page.goto(`${weige.url}/login`);
+  await page.goto(`${env.weige.url}/login`);
   await page.click("text=English");
   await page.waitForSelector("button:has-text('Sign in')");
-  await login(page, weige.url, "micro");
+  await login(page, env.weige.url, "micro");
   await page.waitForSelector("text=Welcome, 微网格员 黄秀英");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);

@@ -72,4 +72,28 @@ async function screenshot(page, name) {
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 }
 
-module.exports = { startWeige, startBrowser, login, screenshot, PASSWORD };
+/** A phone-sized page, as grid workers and residents use Weige. */
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+
+/**
+ * Starts Weige and a browser before the file's tests and stops them after: `env.weige` and
+ * `env.browser` are there once the tests run.
+ */
+function useWeige() {
+  const { before, after } = require("node:test");
+  const env = { weige: null, browser: null };
+  before(async () => {
+    env.weige = await startWeige();
+    env.browser = await startBrowser();
+  });
+  after(async () => {
+    if (env.browser) await env.browser.close();
+    if (env.weige) {
+      const exit = await env.weige.stop();
+      require("node:assert/strict").equal(exit.code, 0, "weige stops cleanly on SIGTERM");
+    }
+  });
+  return env;
+}
+
+module.exports = { startWeige, startBrowser, useWeige, login, screenshot, PASSWORD, PHONE };

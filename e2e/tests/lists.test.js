@@ -2,28 +2,17 @@
 // shape in the history; a community worker keeps the roster by hand and from a file; the street
 // admin adds a key-population tag.
 "use strict";
-const { test, before, after } = require("node:test");
+const { test } = require("node:test");
 const assert = require("node:assert/strict");
-const { startWeige, startBrowser, login, screenshot } = require("./harness");
+const { useWeige, login, screenshot } = require("./harness");
 
 const MICRO = "510115001001001001";
-let weige;
-let browser;
-
-before(async () => {
-  weige = await startWeige();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (weige) await weige.stop();
-});
+const env = useWeige();
 
 test("the street admin drags a shared corner, saves, and the old shape stays in the history", async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await login(page, weige.url, "admin");
-  await page.goto(`${weige.url}/map?scope=510115001001001`);
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await login(page, env.weige.url, "admin");
+  await page.goto(`${env.weige.url}/map?scope=510115001001001`);
   await page.waitForSelector("#map[data-ready='1']");
   // A corner of the micro-grid shared by more than two cells (inside the grid), in pixels, and
   // the middle of the cell to click.
@@ -59,7 +48,7 @@ test("the street admin drags a shared corner, saves, and the old shape stays in 
   await page.waitForSelector("[data-testid=shape-saved]");
   await screenshot(page, "map-edited");
 
-  await page.goto(`${weige.url}/grid/history?code=${MICRO}`);
+  await page.goto(`${env.weige.url}/grid/history?code=${MICRO}`);
   await page.waitForSelector("#history-map[data-ready='1']");
   assert.equal(await page.locator("[data-testid=version]").count(), 2, "the old shape and the new one");
   assert.match(await page.textContent(".history"), /现行/);
@@ -70,9 +59,9 @@ test("the street admin drags a shared corner, saves, and the old shape stays in 
 });
 
 test("a community worker adds a building head by hand and a grid worker from a file", async () => {
-  const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-  await login(page, weige.url, "community");
-  await page.goto(`${weige.url}/roster?scope=510115001001001`);
+  const page = await env.browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  await login(page, env.weige.url, "community");
+  await page.goto(`${env.weige.url}/roster?scope=510115001001001`);
   assert.ok((await page.locator("[data-testid=staff]").count()) >= 16, "the demo grid's roster is listed");
   await page.click("summary >> text=添加人员");
   await page.fill("#r-node", MICRO);
@@ -103,15 +92,15 @@ test("a community worker adds a building head by hand and a grid worker from a f
 });
 
 test("the street admin adds a key-population tag and the registry offers it", async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await login(page, weige.url, "admin");
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await login(page, env.weige.url, "admin");
   await page.click("nav >> text=重点人群标签");
   await page.fill("#t-code", "bereaved_parents");
   await page.fill("#t-zh", "失独家庭");
   await page.fill("#t-en", "Bereaved parents");
   await Promise.all([page.waitForLoadState("load"), page.click("[data-testid=tag-add] button[type=submit]")]);
   assert.equal(await page.locator("[data-testid=tag][data-code=bereaved_parents]").count(), 1);
-  await page.goto(`${weige.url}/registry?scope=510115001001001`);
+  await page.goto(`${env.weige.url}/registry?scope=510115001001001`);
   assert.equal(await page.locator("#tag option[value=bereaved_parents]").count(), 1);
   await page.close();
 });

@@ -1,22 +1,11 @@
 // The grid map in a real browser: a grid worker opens it, clicks a micro-grid of their grid and
 // sees what it is and who works on it; the division check of the demo street is clean.
 "use strict";
-const { test, before, after } = require("node:test");
+const { test } = require("node:test");
 const assert = require("node:assert/strict");
-const { startWeige, startBrowser, login, screenshot } = require("./harness");
+const { useWeige, login, screenshot } = require("./harness");
 
-let weige;
-let browser;
-
-before(async () => {
-  weige = await startWeige();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (weige) await weige.stop();
-});
+const env = useWeige();
 
 /** Clicks the centre of the micro-grid `code` on the Leaflet map. */
 async function clickCell(page, code) {
@@ -32,8 +21,8 @@ async function clickCell(page, code) {
 }
 
 test("a grid worker opens the map, clicks a micro-grid of their grid and sees it", async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await login(page, weige.url, "grid");
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await login(page, env.weige.url, "grid");
   await page.click("nav >> text=网格地图");
   await page.waitForSelector("#map[data-ready='1']");
   assert.match(await page.textContent("h1"), /和平社区第1网格/);
@@ -46,15 +35,15 @@ test("a grid worker opens the map, clicks a micro-grid of their grid and sees it
   assert.match(await page.textContent("#cell-panel"), /510115001001001001/);
   await screenshot(page, "map-grid-worker");
   // Another community's map is not theirs.
-  const res = await page.goto(`${weige.url}/map?scope=510115001002`);
+  const res = await page.goto(`${env.weige.url}/map?scope=510115001002`);
   assert.equal(res.status(), 403);
   await page.close();
 });
 
 test("the street admin sees the whole street and a clean division check", async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await login(page, weige.url, "admin");
-  await page.goto(`${weige.url}/map`);
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await login(page, env.weige.url, "admin");
+  await page.goto(`${env.weige.url}/map`);
   await page.waitForSelector("#map[data-ready='1']");
   const counts = await page.evaluate(() => {
     const l = document.getElementById("map").weige.layers;
@@ -68,10 +57,10 @@ test("the street admin sees the whole street and a clean division check", async 
 });
 
 test("from the map to a household: masked phones, and a reveal that the audit log records", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await env.browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  await login(page, weige.url, "grid");
-  await page.goto(`${weige.url}/map`);
+  await login(page, env.weige.url, "grid");
+  await page.goto(`${env.weige.url}/map`);
   await page.waitForSelector("#map[data-ready='1']");
   await clickCell(page, "510115001001001001");
   await page.waitForSelector("[data-testid=household-count]");
@@ -89,10 +78,10 @@ test("from the map to a household: masked phones, and a reveal that the audit lo
   await screenshot(page, "household-revealed");
   await context.close();
 
-  const audit = await browser.newContext();
+  const audit = await env.browser.newContext();
   const ap = await audit.newPage();
-  await login(ap, weige.url, "auditor");
-  await ap.goto(`${weige.url}/audit?action=personal_data_revealed`);
+  await login(ap, env.weige.url, "auditor");
+  await ap.goto(`${env.weige.url}/audit?action=personal_data_revealed`);
   const rows = ap.locator("#audit-rows tr[data-action=personal_data_revealed]");
   assert.equal(await rows.count(), 1);
   assert.match(await rows.first().textContent(), /grid/);
@@ -100,8 +89,8 @@ test("from the map to a household: masked phones, and a reveal that the audit lo
 });
 
 test("the contact cards of a grid print with a QR code each", async () => {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
-  await login(page, weige.url, "grid");
+  const page = await env.browser.newPage({ viewport: { width: 1100, height: 1400 } });
+  await login(page, env.weige.url, "grid");
   await page.click("nav >> text=联系卡");
   await page.waitForSelector("[data-testid=card]");
   assert.equal(await page.locator("[data-testid=card]").count(), 8);

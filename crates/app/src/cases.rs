@@ -247,6 +247,8 @@ pub struct CaseQuery {
     pub category: Option<String>,
     pub tier: Option<String>,
     pub channel: Option<String>,
+    /// Only cases reported from this phone number (a caller's earlier cases).
+    pub phone: Option<String>,
     /// Only cases the caller holds.
     #[serde(default)]
     pub mine: bool,
@@ -1628,6 +1630,18 @@ impl App {
                 None => Ok(None),
             }
         };
+        let reporter_phone_hash = match q.phone.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => {
+                let phone =
+                    Phone::parse(p).map_err(|e| AppError::invalid("phone", e.to_string()))?;
+                let cipher = self
+                    .cipher
+                    .as_ref()
+                    .ok_or_else(|| AppError::Internal("no data key is configured".into()))?;
+                Some(cipher.blind_index(store::REPORTER_PHONE_FIELD, phone.as_str()))
+            }
+        };
         let limit = q.limit.unwrap_or(50).clamp(1, 200);
         let now = now();
         let rows = self
@@ -1650,6 +1664,7 @@ impl App {
                 created_from: day("from", q.from.as_deref())?,
                 created_to: day("to", q.to.as_deref())?,
                 before_id: q.before,
+                reporter_phone_hash,
                 limit: limit + 1,
                 ..Default::default()
             })

@@ -168,6 +168,25 @@ pub struct ChatDraftView {
     pub received_at: i64,
 }
 
+/// Who is calling: their number masked, their earlier cases in the operator's scope (newest
+/// first), and the residents of the registry with that number (for operators who may read it).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CallerView {
+    pub phone: String,
+    /// How many of the cases are still open (the caller may be chasing one).
+    pub open: usize,
+    pub cases: Vec<crate::CaseSummary>,
+    pub residents: Vec<CallerResident>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CallerResident {
+    pub name: String,
+    pub address: String,
+    pub household_id: i64,
+    pub micro_grid: String,
+}
+
 /// A worker's decision on a draft.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct DraftDecision {
@@ -836,6 +855,54 @@ impl App {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl App {
+    /// A caller looked up by phone (the operators' page).
+    pub async fn caller(&self, ctx: &Ctx, phone: &str, scope: Option<&str>) -> Result<CallerView> {
+        let phone = domain::Phone::parse(phone.trim())
+            .map_err(|e| AppError::invalid("phone", e.to_string()))?;
+        let cases = self
+            .cases(
+                ctx,
+                &crate::CaseQuery {
+                    scope: scope.map(str::to_owned),
+                    phone: Some(phone.as_str().to_owned()),
+                    limit: Some(20),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .items;
+        let place = match scope {
+            Some(s) => crate::error::parse_scope("scope", s)?,
+            None => crate::default_scope(ctx, Permission::ReadCases)?,
+        };
+        let residents = if domain::access::allows(&ctx.grants, Permission::ReadRegistry, &place) {
+            self.search_residents(ctx, Some(place.as_str()), phone.as_str(), None)
+                .await?
+                .into_iter()
+                .take(5)
+                .map(|r| CallerResident {
+                    name: r.name,
+                    address: r.address,
+                    household_id: r.household_id,
+                    micro_grid: r.micro_grid,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(CallerView {
+            phone: phone.masked(),
+            open: cases
+                .iter()
+                .filter(|c| Status::parse(&c.status).is_some_and(|s| !s.is_final()))
+                .count(),
+            cases,
+            residents,
+        })
     }
 }
 

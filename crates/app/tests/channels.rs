@@ -372,3 +372,56 @@ async fn a_chat_message_posted_twice_makes_one_draft_and_a_confirmed_draft_a_rou
         Err(AppError::Conflict(_))
     ));
 }
+
+#[tokio::test]
+async fn a_caller_is_found_by_phone_with_their_earlier_cases_only() {
+    let (app, _db) = demo().await;
+    let community = as_user(&app, "community").await;
+    for (phone, text) in [
+        ("13912340000", "路灯不亮"),
+        ("13912340000", "井盖松动"),
+        ("13800005555", "噪音扰民"),
+    ] {
+        let input = CaseInput {
+            category: "sg.public_facilities".into(),
+            description: text.into(),
+            channel: Some("phone".into()),
+            micro_grid: Some(MICRO.into()),
+            reporter_phone: Some(phone.into()),
+            ..Default::default()
+        };
+        app.report_case(&community, &input, Vec::new())
+            .await
+            .unwrap();
+    }
+    let caller = app.caller(&community, " 13912340000 ", None).await.unwrap();
+    assert_eq!(caller.phone, "139****0000");
+    assert_eq!(caller.open, 2);
+    let said: Vec<&str> = caller
+        .cases
+        .iter()
+        .map(|c| c.description.as_str())
+        .collect();
+    assert_eq!(
+        said,
+        ["井盖松动", "路灯不亮"],
+        "newest first, this number only"
+    );
+    assert!(
+        app.caller(&community, "13700000000", None)
+            .await
+            .unwrap()
+            .cases
+            .is_empty()
+    );
+    assert!(matches!(
+        app.caller(&community, "12345", None).await,
+        Err(AppError::Invalid { field: "phone", .. })
+    ));
+    // Another community's operator does not see them.
+    let next_door = app
+        .caller(&Ctx::cli(), "13912340000", Some("510115001002"))
+        .await
+        .unwrap();
+    assert!(next_door.cases.is_empty());
+}

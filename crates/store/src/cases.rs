@@ -214,6 +214,8 @@ pub struct CaseFilter {
     pub updated_to: Option<i64>,
     /// Cases skipped before the first returned (Open311's `page`; the pages use `before_id`).
     pub offset: i64,
+    /// Only cases reported from this phone number (its blind index under [`REPORTER_PHONE_FIELD`]).
+    pub reporter_phone_hash: Option<String>,
     pub limit: i64,
 }
 
@@ -359,13 +361,17 @@ impl Tx {
             ),
             None => (None, None, None),
         };
+        let phone_hash = n
+            .reporter_phone
+            .as_ref()
+            .map(|p| cipher.blind_index(REPORTER_PHONE_FIELD, p.as_str()));
         let id: i64 = on!(self, c => sqlx::query_scalar(
             "INSERT INTO case_record (number, channel, category_id, need_type, urgent, description, address, lon, lat, scope_code, \
              status, tier, reporter_name, reporter_phone_enc, reporter_last4_hash, reporter_phone_masked, reporter_account_id, \
              follow_token_hash, case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, \
-             holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline) \
+             holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, reporter_phone_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'reported', $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, FALSE, 1, $21, $21, \
-             $22, $23, 'accept', $24, $21, $25, $26) \
+             $22, $23, 'accept', $24, $21, $25, $26, $27) \
              RETURNING id")
             .bind(number)
             .bind(&n.channel)
@@ -393,6 +399,7 @@ impl Tx {
             .bind(n.stage_unit)
             .bind(n.stage_warn_at.0)
             .bind(n.stage_deadline.0)
+            .bind(&phone_hash)
             .fetch_one(&mut *c)
             .await?);
         Ok(id)
@@ -662,6 +669,14 @@ impl Tx {
         }
         if let Some(c) = &f.channel {
             add(&mut params, &mut clauses, "channel = ?", P::S(c));
+        }
+        if let Some(h) = &f.reporter_phone_hash {
+            add(
+                &mut params,
+                &mut clauses,
+                "reporter_phone_hash = ?",
+                P::S(h),
+            );
         }
         if let Some(h) = f.holder_account_id {
             add(&mut params, &mut clauses, "holder_account_id = ?", P::I(h));

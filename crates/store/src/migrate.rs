@@ -85,6 +85,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_case_event_time_index.sql"),
         postgres: include_str!("../migrations/postgres/0012_case_event_time_index.sql"),
     },
+    Migration {
+        version: 13,
+        name: "reporter_phone_index",
+        sqlite: include_str!("../migrations/sqlite/0013_reporter_phone_index.sql"),
+        postgres: include_str!("../migrations/postgres/0013_reporter_phone_index.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -178,6 +178,28 @@ pub async fn chat_hook(
     ))
 }
 
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct CallerQuery {
+    /// The caller's number.
+    pub phone: String,
+    /// A grid code; default: the caller's scope.
+    pub scope: Option<String>,
+}
+
+/// Who is calling: the number masked, their earlier cases in the scope, and the residents with
+/// that number (for operators who may read the registry).
+#[utoipa::path(get, path = "/api/v1/callers", tag = "channels", params(CallerQuery),
+    responses((status = 200, body = app::CallerView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn caller(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<CallerQuery>,
+) -> ApiResult<app::CallerView> {
+    Ok(Json(
+        state.app.caller(&ctx, &q.phone, q.scope.as_deref()).await?,
+    ))
+}
+
 /// The API routes of this module, under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
     Router::new()
@@ -186,6 +208,7 @@ pub fn api_routes() -> Router<AppState> {
             get(transfer_sources).post(create_transfer_source),
         )
         .route("/transfers", post(transfer))
+        .route("/callers", get(caller))
         .route("/chat-groups", get(chat_groups).post(create_chat_group))
         .route("/chat-drafts", get(chat_drafts))
         .route("/chat-drafts/{id}/confirm", post(confirm_draft))

@@ -22,6 +22,7 @@ const FILES: &[(&str, &str, &[u8])] = embed![
     "map.js" => "text/javascript; charset=utf-8",
     "history.js" => "text/javascript; charset=utf-8",
     "cases.js" => "text/javascript; charset=utf-8",
+    "phone.js" => "text/javascript; charset=utf-8",
     "apidocs.js" => "text/javascript; charset=utf-8",
     "logo.svg" => "image/svg+xml",
     "vendor/htmx/htmx.min.js" => "text/javascript; charset=utf-8",

@@ -75,9 +75,10 @@ struct Flash {
 impl Page {
     fn layout(&self, title_key: &str, flash: Flash) -> Layout {
         let tr = self.tr;
-        let items: [(&str, &str, Option<Permission>); 19] = [
+        let items: [(&str, &str, Option<Permission>); 20] = [
             ("/", "nav.home", None),
             ("/cases", "nav.cases", Some(Permission::ReadCases)),
+            ("/phone", "nav.phone", Some(Permission::ReportCase)),
             ("/chat-drafts", "nav.drafts", Some(Permission::ReportCase)),
             ("/inbox", "nav.inbox", Some(Permission::UseWorkspace)),
             ("/map", "nav.map", Some(Permission::ReadGrid)),
@@ -1122,6 +1123,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/calendar", get(calendar_page).post(set_calendar_day))
         .route("/inbox", get(inbox_page))
         .route("/chat-drafts", get(drafts_page))
+        .route("/phone", get(phone_page))
         .route(
             "/chat-drafts/{id}/confirm",
             axum::routing::post(confirm_draft),
@@ -1798,25 +1800,66 @@ async fn drafts_page(
         Ok(d) => d,
         Err(e) => return page.fail(e),
     };
-    let all = match state.app.category_list().await {
-        Ok(a) => a,
+    let categories = match case_choices(&state).await {
+        Ok(c) => c,
         Err(e) => return page.fail(e),
     };
-    let group_name = |code: &Option<String>| {
-        all.iter()
-            .find(|g| Some(&g.code) == code.as_ref())
-            .map_or_else(String::new, |g| g.name.clone())
-    };
-    let categories = all
-        .iter()
-        .filter(|c| !c.is_group() && c.active)
-        .map(|c| (c.code.clone(), group_name(&c.parent), c.name.clone()))
-        .collect();
     render(&DraftsTemplate {
         l: page.layout("nav.drafts", flash),
         drafts,
         categories,
     })
+}
+
+#[derive(Template)]
+#[template(path = "phone.html")]
+struct PhoneTemplate {
+    l: Layout,
+    /// Where callers are looked up: the operator's scope.
+    scope: String,
+    /// (code, group name, name) of every category that takes cases.
+    categories: Vec<(String, String, String)>,
+}
+
+/// The phone operators' page: keyboard first (see `assets/phone.js`).
+async fn phone_page(
+    State(state): State<AppState>,
+    page: Page,
+    ApiQuery(flash): ApiQuery<Flash>,
+) -> Response {
+    if let Err(refused) = page
+        .need(&state, Permission::ReportCase, "phone page")
+        .await
+    {
+        return refused;
+    }
+    let categories = match case_choices(&state).await {
+        Ok(c) => c,
+        Err(e) => return page.fail(e),
+    };
+    let scope = app::default_scope(&page.ctx, Permission::ReadCases)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    render(&PhoneTemplate {
+        l: page.layout("nav.phone", flash),
+        scope,
+        categories,
+    })
+}
+
+/// (code, group name, name) of every active category that takes cases, in tree order.
+async fn case_choices(state: &AppState) -> Result<Vec<(String, String, String)>, AppError> {
+    let all = state.app.category_list().await?;
+    let group_name = |code: &Option<String>| {
+        all.iter()
+            .find(|g| Some(&g.code) == code.as_ref())
+            .map_or_else(String::new, |g| g.name.clone())
+    };
+    Ok(all
+        .iter()
+        .filter(|c| !c.is_group() && c.active)
+        .map(|c| (c.code.clone(), group_name(&c.parent), c.name.clone()))
+        .collect())
 }
 
 #[derive(Debug, Deserialize)]

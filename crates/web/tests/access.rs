@@ -253,7 +253,7 @@ fn api_permission(method: &Method, path: &str) -> Option<Permission> {
         "/api/v1/categories" | "/api/v1/notifications" | "/api/v1/notifications/read" => None,
         "/api/v1/transfer-sources" | "/api/v1/chat-groups" => Some(Permission::ConfigureSystem),
         "/api/v1/transfers" => Some(Permission::ReportCase),
-        "/api/v1/chat-drafts" => Some(Permission::ReadCases),
+        "/api/v1/chat-drafts" | "/api/v1/callers" => Some(Permission::ReadCases),
         p if p.starts_with("/api/v1/chat-drafts/") => Some(Permission::ReportCase),
         p if p.starts_with("/api/v1/webhooks") || p.starts_with("/api/v1/outbox") => {
             Some(Permission::ConfigureSystem)
@@ -327,6 +327,9 @@ fn api_request(
             "category": "sg.sanitation", "description": format!("转办 {who}"),
             "micro_grid": format!("{}001001", t.scope),
         })),
+        ("GET", "/api/v1/callers") => {
+            return Some((format!("{uri}?phone=13800001111&scope={}", t.scope), None));
+        }
         ("GET", "/api/v1/chat-drafts") => {
             return Some((format!("{uri}?scope={}", t.scope), None));
         }
