@@ -906,6 +906,151 @@ impl App {
     }
 }
 
+/// Reports of a scope and period counted by one dimension (channel, category or day).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IntakeStats {
+    pub scope: String,
+    pub from: String,
+    pub to: String,
+    /// `channel`, `category` or `day`.
+    pub by: String,
+    pub total: i64,
+    pub items: Vec<IntakeCount>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IntakeCount {
+    /// The channel, the category code or the day.
+    pub key: String,
+    pub label: String,
+    pub count: i64,
+}
+
+/// Which reports [`App::intake_stats`] counts.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct IntakeStatsQuery {
+    /// A grid code; default: the caller's scope.
+    pub scope: Option<String>,
+    /// The first day (YYYY-MM-DD); default: 30 days before `to`.
+    pub from: Option<String>,
+    /// The last day (YYYY-MM-DD); default: today.
+    pub to: Option<String>,
+    /// `channel` (default), `category` or `day`.
+    pub by: Option<String>,
+}
+
+/// The longest period one statistics request covers.
+pub const MAX_STATS_DAYS: i64 = 366;
+
+impl App {
+    /// How many reports came in, per channel (or category, or day), in a scope and period: read
+    /// from the daily counts the intake keeps, so a street of 10 M cases answers at once. For
+    /// those who read every case of the scope (not departments or partners).
+    pub async fn intake_stats(&self, ctx: &Ctx, q: &IntakeStatsQuery) -> Result<IntakeStats> {
+        use domain::calendar::Day;
+        let scope = match q.scope.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => crate::error::parse_scope("scope", s)?,
+            None => crate::default_scope(ctx, Permission::ReadCases)?,
+        };
+        self.require(
+            ctx,
+            Permission::ReadCases,
+            &scope,
+            &format!("statistics of {scope}"),
+        )
+        .await?;
+        if !matches!(ctx.actor, crate::Actor::Cli)
+            && !domain::access::reads_all_cases(&ctx.grants, &scope)
+        {
+            return Err(self
+                .deny(
+                    ctx,
+                    Permission::ReadCases,
+                    &format!("statistics of {scope}"),
+                    Some(scope.as_str()),
+                )
+                .await);
+        }
+        let day = |field: &'static str, v: Option<&str>| -> Result<Option<Day>> {
+            match v.map(str::trim).filter(|v| !v.is_empty()) {
+                Some(v) => Day::parse(v).map(Some).ok_or_else(|| {
+                    AppError::invalid(field, "日期须为 YYYY-MM-DD / a date as YYYY-MM-DD")
+                }),
+                None => Ok(None),
+            }
+        };
+        let to = day("to", q.to.as_deref())?.unwrap_or_else(|| Day::of(now()));
+        let from = day("from", q.from.as_deref())?.unwrap_or(Day(to.0 - 29));
+        if from > to || to.0 - from.0 >= MAX_STATS_DAYS {
+            return Err(AppError::invalid(
+                "from",
+                format!(
+                    "起止日期须有序，最长 {MAX_STATS_DAYS} 天 / from must not be after to, at most {MAX_STATS_DAYS} days"
+                ),
+            ));
+        }
+        let (by, dimension) = match q.by.as_deref().unwrap_or("channel") {
+            "channel" => ("channel", store::IntakeDimension::Channel),
+            "category" => ("category", store::IntakeDimension::Category),
+            "day" => ("day", store::IntakeDimension::Day),
+            other => {
+                return Err(AppError::invalid(
+                    "by",
+                    format!(
+                        "须为 channel、category 或 day / channel, category or day, not {other:?}"
+                    ),
+                ));
+            }
+        };
+        let rows = self
+            .store
+            .read_once()
+            .await?
+            .intake_counts(
+                scope.as_str(),
+                &from.to_string(),
+                &to.to_string(),
+                dimension,
+            )
+            .await?;
+        let categories = self.categories().await?;
+        let items: Vec<IntakeCount> = rows
+            .into_iter()
+            .map(|(key, count)| {
+                let (key, label) = match dimension {
+                    store::IntakeDimension::Channel => {
+                        let label = crate::CHANNELS
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map_or_else(|| key.clone(), |(_, l)| (*l).to_owned());
+                        (key, label)
+                    }
+                    store::IntakeDimension::Category => {
+                        match categories.iter().find(|c| c.id.to_string() == key) {
+                            Some(c) => (c.code.clone(), c.name.clone()),
+                            None => (key.clone(), key),
+                        }
+                    }
+                    store::IntakeDimension::Day => (key.clone(), key),
+                };
+                IntakeCount { key, label, count }
+            })
+            .collect();
+        let mut items = items;
+        if dimension == store::IntakeDimension::Day {
+            items.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        Ok(IntakeStats {
+            scope: scope.to_string(),
+            from: from.to_string(),
+            to: to.to_string(),
+            by: by.to_owned(),
+            total: items.iter().map(|i| i.count).sum(),
+            items,
+        })
+    }
+}
+
 /// The reporter's private follow link.
 pub(crate) fn tracking_link(base_url: &str, number: &str, token: &str) -> String {
     format!(

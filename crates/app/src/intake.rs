@@ -163,6 +163,30 @@ impl App {
             *n = last - *n + 1;
         }
         let webhooks = tx.webhooks().await?;
+        // The daily counts (statistics), added once per batch.
+        let mut counts: std::collections::HashMap<(String, &str, &str, i64), i64> =
+            Default::default();
+        for r in reports {
+            let c = &r.case;
+            let day = domain::calendar::Day::of(c.now).to_string();
+            *counts
+                .entry((
+                    day,
+                    c.scope_code.as_str(),
+                    c.channel.as_str(),
+                    c.category_id,
+                ))
+                .or_default() += 1;
+        }
+        let mut counts: Vec<(String, String, String, i64, i64)> = counts
+            .into_iter()
+            .map(|((day, scope, channel, category), n)| {
+                (day, scope.to_owned(), channel.to_owned(), category, n)
+            })
+            .collect();
+        // In one order everywhere: two servers' batches cannot wait on each other's rows.
+        counts.sort();
+        tx.add_intake_counts(&counts).await?;
         let mut out = Vec::with_capacity(reports.len());
         for r in reports {
             let seq = next.get_mut(&(r.street.as_str(), r.year)).map_or(0, |n| {

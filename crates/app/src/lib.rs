@@ -41,8 +41,9 @@ pub use categories::{CategoryInput, CategoryView, HANDLERS, Limits, NEED_TYPES};
 pub use channels::{
     CHAT_MAX_SKEW_SECONDS, CHAT_REPLY_EVENT, CallerResident, CallerView, ChatDraftView,
     ChatGroupInput, ChatGroupView, ChatLocation, ChatMessage, ChatReceipt, CreatedChatGroup,
-    DraftConfirmed, DraftDecision, TRANSFER_CHANNELS, TRANSFER_EVENT, TransferInput,
-    TransferOutcome, TransferSourceInput, TransferSourceView, TransferView,
+    DraftConfirmed, DraftDecision, IntakeCount, IntakeStats, IntakeStatsQuery, MAX_STATS_DAYS,
+    TRANSFER_CHANNELS, TRANSFER_EVENT, TransferInput, TransferOutcome, TransferSourceInput,
+    TransferSourceView, TransferView,
 };
 pub use ctx::{Actor, Ctx, Origin};
 pub use demo_people::DemoSize;

@@ -425,3 +425,110 @@ async fn a_caller_is_found_by_phone_with_their_earlier_cases_only() {
         .unwrap();
     assert!(next_door.cases.is_empty());
 }
+
+#[tokio::test]
+async fn reports_are_counted_by_channel_category_and_day_and_the_counts_rebuild_the_same() {
+    let (app, db) = demo().await;
+    let community = as_user(&app, "community").await;
+    for (channel, category) in [
+        ("phone", "sg.sanitation"),
+        ("phone", "sg.public_facilities"),
+        ("patrol", "sg.sanitation"),
+        ("phone", "sg.sanitation"),
+    ] {
+        let input = CaseInput {
+            category: category.into(),
+            description: "统计".into(),
+            channel: Some(channel.into()),
+            micro_grid: Some(MICRO.into()),
+            ..Default::default()
+        };
+        app.report_case(&community, &input, Vec::new())
+            .await
+            .unwrap();
+    }
+    let stats = |by: &'static str| {
+        let app = app.clone();
+        let community = community.clone();
+        async move {
+            app.intake_stats(
+                &community,
+                &app::IntakeStatsQuery {
+                    by: Some(by.into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let pairs = |s: app::IntakeStats| -> Vec<(String, String, i64)> {
+        s.items
+            .into_iter()
+            .map(|i| (i.key, i.label, i.count))
+            .collect()
+    };
+    let by_channel = stats("channel").await;
+    assert_eq!(by_channel.total, 4);
+    assert_eq!(
+        pairs(by_channel),
+        [
+            ("phone".to_owned(), "电话".to_owned(), 3),
+            ("patrol".to_owned(), "网格员巡查".to_owned(), 1)
+        ]
+    );
+    let by_category = pairs(stats("category").await);
+    assert_eq!(by_category[0].0, "sg.sanitation");
+    assert_eq!(by_category[0].2, 3);
+    let today = domain::calendar::Day::of(app::now()).to_string();
+    assert_eq!(pairs(stats("day").await), [(today.clone(), today, 4)]);
+
+    // A bulk load rebuilds the counts from the cases: the same figures.
+    let mut tx = db.store.write().await.unwrap();
+    tx.rebuild_intake_counts().await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(stats("channel").await.total, 4);
+    assert_eq!(pairs(stats("category").await), by_category);
+
+    // Bad questions are told why; a department does not see the street's figures.
+    for bad in [
+        app::IntakeStatsQuery {
+            by: Some("colour".into()),
+            ..Default::default()
+        },
+        app::IntakeStatsQuery {
+            from: Some("2026-05-01".into()),
+            to: Some("2026-04-01".into()),
+            ..Default::default()
+        },
+        app::IntakeStatsQuery {
+            from: Some("2024-01-01".into()),
+            to: Some("2026-01-01".into()),
+            ..Default::default()
+        },
+        app::IntakeStatsQuery {
+            to: Some("2026-13-01".into()),
+            ..Default::default()
+        },
+    ] {
+        assert!(
+            matches!(
+                app.intake_stats(&community, &bad).await,
+                Err(AppError::Invalid { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    let dept = as_user(&app, "dept").await;
+    assert!(matches!(
+        app.intake_stats(
+            &dept,
+            &app::IntakeStatsQuery {
+                scope: Some("510115001".into()),
+                ..Default::default()
+            }
+        )
+        .await,
+        Err(AppError::Forbidden(_))
+    ));
+}

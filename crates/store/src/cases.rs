@@ -902,3 +902,79 @@ impl Tx {
             .collect())
     }
 }
+
+/// How reports are counted: by which column of [`Tx::intake_counts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntakeDimension {
+    Channel,
+    Category,
+    Day,
+}
+
+impl Tx {
+    /// Adds reports to the daily counts: `(day, micro-grid, channel, category, how many)`.
+    pub async fn add_intake_counts(
+        &mut self,
+        counts: &[(String, String, String, i64, i64)],
+    ) -> Result<()> {
+        for (day, scope, channel, category, n) in counts {
+            on!(self, c => sqlx::query(
+                "INSERT INTO case_intake_daily (day, scope_code, channel, category_id, reported) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (scope_code, day, channel, category_id) DO UPDATE SET reported = case_intake_daily.reported + excluded.reported")
+                .bind(day)
+                .bind(scope)
+                .bind(channel)
+                .bind(category)
+                .bind(n)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+        }
+        Ok(())
+    }
+
+    /// Counts the daily counts again from the cases (after a bulk load that bypassed them).
+    pub async fn rebuild_intake_counts(&mut self) -> Result<()> {
+        let day = match self {
+            Tx::Sqlite(_) => "date(created_at / 1000 + 8 * 3600, 'unixepoch')",
+            Tx::Postgres(_) => {
+                "to_char(to_timestamp(created_at / 1000) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')"
+            }
+        };
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO case_intake_daily (day, scope_code, channel, category_id, reported) \
+             SELECT {day}, scope_code, channel, category_id, COUNT(*) FROM case_record GROUP BY 1, 2, 3, 4"
+        ));
+        on!(self, c => sqlx::query("DELETE FROM case_intake_daily").execute(&mut *c).await?.rows_affected());
+        on!(self, c => sqlx::query(sql).execute(&mut *c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Reports inside a scope from day `from` to day `to` (inclusive, `YYYY-MM-DD`), counted by
+    /// one dimension: `(channel | category id | day, count)`, largest first.
+    pub async fn intake_counts(
+        &mut self,
+        scope_prefix: &str,
+        from: &str,
+        to: &str,
+        by: IntakeDimension,
+    ) -> Result<Vec<(String, i64)>> {
+        let key = match (by, &*self) {
+            (IntakeDimension::Channel, _) => "channel",
+            (IntakeDimension::Day, _) => "day",
+            (IntakeDimension::Category, Tx::Sqlite(_)) => "CAST(category_id AS TEXT)",
+            (IntakeDimension::Category, Tx::Postgres(_)) => "category_id::text",
+        };
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {key}, CAST(SUM(reported) AS BIGINT) FROM case_intake_daily \
+             WHERE scope_code LIKE $1 AND day >= $2 AND day <= $3 GROUP BY 1 ORDER BY 2 DESC, 1"
+        ));
+        let rows: Vec<(String, i64)> = on!(self, c => sqlx::query_as(sql)
+            .bind(format!("{scope_prefix}%"))
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *c)
+            .await?);
+        Ok(rows)
+    }
+}

@@ -23,7 +23,7 @@ pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent};
 pub use cases::{
     CaseChange, CaseEventRow, CaseFilter, CasePhotoRow, CaseRow, CaseUpdateRow, CategoryRow,
-    NewCase, NewCaseEvent, REPORTER_PHONE_FIELD,
+    IntakeDimension, NewCase, NewCaseEvent, REPORTER_PHONE_FIELD,
 };
 pub use channels::{CaseTransferRow, ChatDraftRow, ChatGroupRow, NewChatDraft, TransferSourceRow};
 pub use crypto::{CryptoError, FieldCipher};

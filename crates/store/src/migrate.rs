@@ -91,6 +91,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_reporter_phone_index.sql"),
         postgres: include_str!("../migrations/postgres/0013_reporter_phone_index.sql"),
     },
+    Migration {
+        version: 14,
+        name: "intake_counts",
+        sqlite: include_str!("../migrations/sqlite/0014_intake_counts.sql"),
+        postgres: include_str!("../migrations/postgres/0014_intake_counts.sql"),
+    },
 ];
 
 /// What a migration run did.

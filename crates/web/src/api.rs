@@ -778,7 +778,7 @@ impl utoipa::Modify for Security {
           crate::api_channels::transfer_sources, crate::api_channels::create_transfer_source, crate::api_channels::transfer,
           crate::api_channels::chat_groups, crate::api_channels::create_chat_group, crate::api_channels::chat_drafts,
           crate::api_channels::confirm_draft, crate::api_channels::discard_draft, crate::api_channels::chat_hook,
-          crate::api_channels::caller),
+          crate::api_channels::caller, crate::api_channels::intake_stats),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),

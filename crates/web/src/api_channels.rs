@@ -200,6 +200,18 @@ pub async fn caller(
     ))
 }
 
+/// How many reports came in per channel (or category, or day) in a scope and period, from the
+/// daily counts the intake keeps.
+#[utoipa::path(get, path = "/api/v1/statistics/intake", tag = "channels", params(app::IntakeStatsQuery),
+    responses((status = 200, body = app::IntakeStats), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn intake_stats(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(q): ApiQuery<app::IntakeStatsQuery>,
+) -> ApiResult<app::IntakeStats> {
+    Ok(Json(state.app.intake_stats(&ctx, &q).await?))
+}
+
 /// The API routes of this module, under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
     Router::new()
@@ -209,6 +221,7 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/transfers", post(transfer))
         .route("/callers", get(caller))
+        .route("/statistics/intake", get(intake_stats))
         .route("/chat-groups", get(chat_groups).post(create_chat_group))
         .route("/chat-drafts", get(chat_drafts))
         .route("/chat-drafts/{id}/confirm", post(confirm_draft))

@@ -70,6 +70,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("nav.drafts", "群消息待确认", "Chat drafts"),
     ("nav.phone", "电话受理", "Phone desk"),
     (
+        "cases.intake",
+        "近 30 天上报",
+        "Reports in the last 30 days:",
+    ),
+    (
         "phone.keys",
         "键盘操作：输入来电号码按回车查来电人；Alt+数字把来电追加到对应的未结案件；Ctrl+Enter 登记新案件；Esc 清空接下一个电话。",
         "Keyboard: the number and Enter look the caller up; Alt+digit adds the call to that open case; Ctrl+Enter registers a new case; Esc clears for the next call.",

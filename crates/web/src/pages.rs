@@ -1620,6 +1620,8 @@ struct CasesTemplate {
     q_channel: String,
     q_from: String,
     q_to: String,
+    /// The last 30 days' reports by channel, for those who read every case of the scope.
+    intake: Option<app::IntakeStats>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1678,6 +1680,20 @@ async fn cases_page(
         Ok(n) => n,
         Err(e) => return page.fail(e),
     };
+    let intake = match domain::GridCode::parse(&scope) {
+        Ok(s) if access::reads_all_cases(&page.ctx.grants, &s) => state
+            .app
+            .intake_stats(
+                &page.ctx,
+                &app::IntakeStatsQuery {
+                    scope: Some(scope.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .ok(),
+        _ => None,
+    };
     let mut cases = list.items;
     if view == "due" {
         cases.retain(|c| c.clock == "yellow" || c.clock == "red");
@@ -1716,6 +1732,7 @@ async fn cases_page(
         q_channel: q.channel,
         q_from: q.from,
         q_to: q.to,
+        intake,
     })
 }
 

@@ -253,7 +253,9 @@ fn api_permission(method: &Method, path: &str) -> Option<Permission> {
         "/api/v1/categories" | "/api/v1/notifications" | "/api/v1/notifications/read" => None,
         "/api/v1/transfer-sources" | "/api/v1/chat-groups" => Some(Permission::ConfigureSystem),
         "/api/v1/transfers" => Some(Permission::ReportCase),
-        "/api/v1/chat-drafts" | "/api/v1/callers" => Some(Permission::ReadCases),
+        "/api/v1/chat-drafts" | "/api/v1/callers" | "/api/v1/statistics/intake" => {
+            Some(Permission::ReadCases)
+        }
         p if p.starts_with("/api/v1/chat-drafts/") => Some(Permission::ReportCase),
         p if p.starts_with("/api/v1/webhooks") || p.starts_with("/api/v1/outbox") => {
             Some(Permission::ConfigureSystem)
@@ -327,6 +329,9 @@ fn api_request(
             "category": "sg.sanitation", "description": format!("转办 {who}"),
             "micro_grid": format!("{}001001", t.scope),
         })),
+        ("GET", "/api/v1/statistics/intake") => {
+            return Some((format!("{uri}?scope={}", t.scope), None));
+        }
         ("GET", "/api/v1/callers") => {
             return Some((format!("{uri}?phone=13800001111&scope={}", t.scope), None));
         }
@@ -537,7 +542,11 @@ async fn every_api_route_refuses_what_the_role_or_the_scope_does_not_allow() {
                     unscoped || (path == "/api/v1/chat-groups" && *method == Method::GET);
                 let allowed = match api_permission(method, path) {
                     None => true,
-                    Some(_) if path.starts_with("/api/v1/cases/{id}") && reads_own_cases(role) => {
+                    Some(_)
+                        if (path.starts_with("/api/v1/cases/{id}")
+                            || path == "/api/v1/statistics/intake")
+                            && reads_own_cases(role) =>
+                    {
                         false
                     }
                     Some(p) if unscoped => role.has(p),

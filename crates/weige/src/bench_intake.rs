@@ -208,6 +208,9 @@ async fn fill(app: &App, points: &[(String, f64, f64)], n: usize) -> Result<Dura
     tx.create_case_indexes(&indexes)
         .await
         .map_err(|e| e.to_string())?;
+    tx.rebuild_intake_counts()
+        .await
+        .map_err(|e| e.to_string())?;
     tx.analyze().await.map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())?;
     Ok(started.elapsed())
