@@ -166,6 +166,36 @@ pub struct ChatDraftView {
     pub status: String,
     pub number: Option<String>,
     pub received_at: i64,
+    /// The category the message reads like (its name or a choice of its questions share the
+    /// most words with it), so that confirming is one tap; none when nothing matches.
+    pub suggested_category: Option<String>,
+}
+
+/// The category a message reads like: the one whose name and question choices share the most
+/// two-character words (bigrams) with it; social-governance classes win ties over the national
+/// list by coming first.
+pub fn suggest_category(categories: &[crate::CategoryView], text: &str) -> Option<String> {
+    let shared = |word: &str| -> usize {
+        let chars: Vec<char> = word.chars().filter(|c| !c.is_whitespace()).collect();
+        chars
+            .windows(2)
+            .filter(|w| text.contains(&w.iter().collect::<String>()))
+            .count()
+    };
+    let mut best: Option<(usize, &str)> = None;
+    for c in categories.iter().filter(|c| !c.is_group() && c.active) {
+        let score = shared(&c.name)
+            + c.questions
+                .iter()
+                .flat_map(|q| q.values.iter())
+                .filter(|v| v.name != "其他")
+                .map(|v| shared(&v.name))
+                .sum::<usize>();
+        if score > 0 && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, c.code.as_str()));
+        }
+    }
+    best.map(|(_, code)| code.to_owned())
 }
 
 /// Who is calling: their number masked, their earlier cases in the operator's scope (newest
@@ -266,9 +296,10 @@ fn group_view(r: &store::ChatGroupRow) -> ChatGroupView {
     }
 }
 
-fn draft_view(d: store::ChatDraftRow) -> ChatDraftView {
+fn draft_view(d: store::ChatDraftRow, categories: &[crate::CategoryView]) -> ChatDraftView {
     let photos = serde_json::from_str::<Vec<serde_json::Value>>(&d.photos).map_or(0, |p| p.len());
     ChatDraftView {
+        suggested_category: suggest_category(categories, &d.text),
         id: d.id,
         group: d.group_code,
         group_name: d.group_name,
@@ -734,7 +765,11 @@ impl App {
             .await?
             .chat_drafts(scope.as_str(), status, 200)
             .await?;
-        Ok(rows.into_iter().map(draft_view).collect())
+        let categories = self.categories().await?;
+        Ok(rows
+            .into_iter()
+            .map(|d| draft_view(d, &categories))
+            .collect())
     }
 
     async fn draft_in_reach(&self, ctx: &Ctx, id: i64) -> Result<store::ChatDraftRow> {

@@ -283,6 +283,11 @@ async fn a_chat_message_posted_twice_makes_one_draft_and_a_confirmed_draft_a_rou
     let drafts = app.chat_drafts(&micro, None, None).await.unwrap();
     assert_eq!(drafts.len(), 1);
     assert_eq!(drafts[0].sender, "李阿姨");
+    // 路灯 is a choice of public facilities' question: that category is offered, one tap away.
+    assert_eq!(
+        drafts[0].suggested_category.as_deref(),
+        Some("sg.public_facilities")
+    );
 
     // The micro-grid worker confirms it in one tap: a case in the group's micro-grid.
     let confirmed = confirm(&app, &micro, first.draft_id).await.unwrap();
