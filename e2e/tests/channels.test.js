@@ -106,3 +106,29 @@ test("a chat bot posts a message and the micro-grid worker confirms it in one ta
   assert.match(reply.body.reply, new RegExp(reply.body.number));
   await worker.close();
 });
+
+test("a resident answers the category's extra questions on the QR page", async () => {
+  const resident = await env.browser.newContext(PHONE);
+  const r = await resident.newPage();
+  await r.goto(`${env.weige.url}/report?grid=${MICRO}`);
+  assert.equal(await r.locator("[data-question]").count(), 0, "the first category asks nothing more");
+  await r.selectOption("#category", "sg.public_facilities");
+  assert.equal(await r.locator("[data-question]").count(), 2);
+  await r.selectOption("#q-facility", "door");
+  await r.fill("#q-building", "3栋2单元");
+  await r.fill("#description", "单元门禁刷卡没反应");
+  await screenshot(r, "report-questions-phone");
+  await Promise.all([r.waitForURL(/\/track\//), r.click("#report-submit")]);
+  const number = await r.textContent("[data-testid=track-number]");
+  await resident.close();
+
+  const staff = await env.browser.newContext(DESK);
+  const s = await staff.newPage();
+  await login(s, env.weige.url, "micro");
+  const found = await s.evaluate(async () => (await fetch("/api/v1/cases?channel=resident_page")).json());
+  const id = found.items.find((c) => c.number === number).id;
+  await s.goto(`${env.weige.url}/cases/${id}`);
+  const answers = await s.locator("[data-testid=answer]").allTextContents();
+  assert.deepEqual(answers, ["单元门禁", "3栋2单元"]);
+  await staff.close();
+});

@@ -62,6 +62,77 @@
         state.textContent = "✓ " + report.elements.lon.value + ", " + report.elements.lat.value;
       }, function (e) { state.textContent = e.message; }, { enableHighAccuracy: true, timeout: 15000 });
     });
+    // The chosen category's extra questions, asked under it; their answers go with the report.
+    var qbox = document.getElementById("questions");
+    var asked = qbox ? JSON.parse(qbox.getAttribute("data-questions") || "{}") : {};
+    var askFor = function () {
+      if (!qbox) return;
+      qbox.textContent = "";
+      (asked[report.elements.category.value] || []).forEach(function (q) {
+        var field = document.createElement("div");
+        field.className = "field";
+        field.setAttribute("data-question", q.code);
+        var label = document.createElement("label");
+        label.textContent = q.description + (q.required ? qbox.getAttribute("data-required") : "");
+        var id = "q-" + q.code;
+        label.htmlFor = id;
+        field.appendChild(label);
+        var input;
+        if (q.datatype === "singlevaluelist") {
+          input = document.createElement("select");
+          var none = document.createElement("option");
+          none.value = "";
+          none.textContent = qbox.getAttribute("data-choose");
+          input.appendChild(none);
+          q.values.forEach(function (v) {
+            var o = document.createElement("option");
+            o.value = v.key;
+            o.textContent = v.name;
+            input.appendChild(o);
+          });
+        } else if (q.datatype === "multivaluelist") {
+          input = document.createElement("div");
+          q.values.forEach(function (v) {
+            var l = document.createElement("label");
+            var box = document.createElement("input");
+            box.type = "checkbox";
+            box.value = v.key;
+            l.appendChild(box);
+            l.appendChild(document.createTextNode(" " + v.name + " "));
+            input.appendChild(l);
+          });
+        } else if (q.datatype === "text") {
+          input = document.createElement("textarea");
+          input.rows = 3;
+        } else {
+          input = document.createElement("input");
+          input.type = q.datatype === "number" ? "number" : q.datatype === "datetime" ? "datetime-local" : "text";
+          if (q.datatype === "number") input.step = "any";
+        }
+        input.id = id;
+        if (q.hint) input.placeholder = q.hint;
+        field.appendChild(input);
+        qbox.appendChild(field);
+      });
+    };
+    var answers = function () {
+      var out = {};
+      (asked[report.elements.category.value] || []).forEach(function (q) {
+        var el = document.getElementById("q-" + q.code);
+        if (!el) return;
+        if (q.datatype === "multivaluelist") {
+          var picked = Array.prototype.filter.call(el.querySelectorAll("input"), function (b) { return b.checked; })
+            .map(function (b) { return b.value; });
+          if (picked.length) out[q.code] = picked;
+        } else if (el.value !== "") {
+          // A datetime-local input has no zone: the people asked are in Beijing time.
+          out[q.code] = q.datatype === "datetime" ? el.value + (el.value.length === 16 ? ":00" : "") + "+08:00" : el.value;
+        }
+      });
+      return out;
+    };
+    report.elements.category.addEventListener("change", askFor);
+    askFor();
     report.addEventListener("submit", function (e) {
       e.preventDefault();
       var f = report.elements;
@@ -78,6 +149,7 @@
           reporter_name: f.reporter_name ? f.reporter_name.value : null,
           reporter_phone: f.reporter_phone ? f.reporter_phone.value : null,
           photos: photos,
+          answers: answers(),
         };
         if (f.channel) body.channel = f.channel.value;
         if (f.urgent) body.urgent = f.urgent.checked;

@@ -269,6 +269,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("questions.values", "选项", "Choices"),
     ("questions.hint", "填写提示", "Hint"),
     ("questions.save", "保存问题", "Save the questions"),
+    ("questions.required_mark", "（必答）", " (required)"),
+    ("questions.choose", "请选择", "Choose"),
     ("common.yes", "是", "Yes"),
     ("common.no", "否", "No"),
     ("case.actions", "办理", "Act"),

@@ -1436,6 +1436,21 @@ struct ReportTemplate {
     groups: Vec<(String, Vec<(String, String)>)>,
     endpoint: &'static str,
     staff: &'static str,
+    /// JSON: each category's extra questions, by code (only those that ask any).
+    questions: String,
+}
+
+/// The questions the report form asks per category, as JSON for `cases.js`.
+async fn questions_json(state: &AppState) -> Result<String, AppError> {
+    let asked: std::collections::BTreeMap<String, Vec<app::Question>> = state
+        .app
+        .category_list()
+        .await?
+        .into_iter()
+        .filter(|c| !c.questions.is_empty())
+        .map(|c| (c.code, c.questions))
+        .collect();
+    serde_json::to_string(&asked).map_err(|e| AppError::Internal(e.to_string()))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1454,9 +1469,13 @@ async fn report_page(
         Some(g) => state.app.public_place(g).await,
         None => Ok(None),
     };
-    let (place, groups) = match (place, state.app.category_choices().await) {
-        (Ok(p), Ok(g)) => (p, g),
-        (Err(e), _) | (_, Err(e)) => return page_error(tr, e),
+    let (place, groups, questions) = match (
+        place,
+        state.app.category_choices().await,
+        questions_json(&state).await,
+    ) {
+        (Ok(p), Ok(g), Ok(q)) => (p, g, q),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return page_error(tr, e),
     };
     let (micro, community) = match place {
         Some((m, c)) => (Some(m), c),
@@ -1477,6 +1496,7 @@ async fn report_page(
             .collect(),
         endpoint: "/report",
         staff: "false",
+        questions,
     })
 }
 
@@ -1503,7 +1523,12 @@ async fn new_case_page(State(state): State<AppState>, page: Page) -> Response {
         Ok(g) => g,
         Err(e) => return page.fail(e),
     };
+    let questions = match questions_json(&state).await {
+        Ok(q) => q,
+        Err(e) => return page.fail(e),
+    };
     render(&ReportTemplate {
+        questions,
         tr: page.tr,
         csrf: page.ctx.csrf_token.clone().unwrap_or_default(),
         back: "/cases/new".into(),
