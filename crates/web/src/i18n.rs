@@ -69,6 +69,32 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("nav.inbox", "消息", "Inbox"),
     ("nav.drafts", "群消息待确认", "Chat drafts"),
     ("nav.phone", "电话受理", "Phone desk"),
+    ("nav.channels", "渠道接入", "Channels"),
+    ("channels.groups", "居民微信群", "Residents' chat groups"),
+    (
+        "channels.groups.hint",
+        "群机器人把群消息推送到下列地址，并用密钥签名；消息成为草稿，由微网格员确认立案。回复 webhook 把案件编号和进度链接发回群里。",
+        "The group's bot posts each message to the address below, signed with the secret; messages become drafts for the micro-grid worker to confirm. The reply webhook sends the case number and tracking link back to the group.",
+    ),
+    ("channels.scope", "所属网格", "Grid"),
+    ("channels.reply", "回复 webhook", "Reply webhook"),
+    ("channels.url", "推送地址", "Post to"),
+    (
+        "channels.secret",
+        "已创建。推送地址和签名密钥（只显示这一次）：",
+        "Created. The address and the signing secret (shown only this once):",
+    ),
+    (
+        "channels.sources",
+        "转办来源（12345、城市随手拍）",
+        "Transfer sources (12345, the city app)",
+    ),
+    (
+        "channels.sources.hint",
+        "对方系统用 API 密钥调用 POST /api/v1/transfers 转来工单；案件每次变更状态都推送到所选 webhook（transfer.status）。",
+        "The other system posts work orders to POST /api/v1/transfers with an API key; every status change of the case is pushed to the chosen webhook (transfer.status).",
+    ),
+    ("channels.push", "状态回推 webhook", "Status webhook"),
     (
         "cases.intake",
         "近 30 天上报",

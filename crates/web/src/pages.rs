@@ -75,7 +75,7 @@ struct Flash {
 impl Page {
     fn layout(&self, title_key: &str, flash: Flash) -> Layout {
         let tr = self.tr;
-        let items: [(&str, &str, Option<Permission>); 20] = [
+        let items: [(&str, &str, Option<Permission>); 21] = [
             ("/", "nav.home", None),
             ("/cases", "nav.cases", Some(Permission::ReadCases)),
             ("/phone", "nav.phone", Some(Permission::ReportCase)),
@@ -111,6 +111,11 @@ impl Page {
             (
                 "/admin/webhooks",
                 "nav.webhooks",
+                Some(Permission::ConfigureSystem),
+            ),
+            (
+                "/admin/channels",
+                "nav.channels",
                 Some(Permission::ConfigureSystem),
             ),
             (
@@ -1135,6 +1140,9 @@ pub fn routes() -> Router<AppState> {
         .route("/inbox/read", post(inbox_read))
         .route("/admin/webhooks", get(webhooks_page).post(create_webhook))
         .route("/admin/outbox/{id}/retry", post(retry_delivery))
+        .route("/admin/channels", get(channels_page))
+        .route("/admin/channels/groups", post(create_chat_group))
+        .route("/admin/channels/sources", post(create_transfer_source))
         .route("/cases", get(cases_page))
         .route("/cases/new", get(new_case_page))
         .route("/cases/{id}", get(case_page))
@@ -2010,6 +2018,141 @@ async fn create_webhook(
         Ok(created) => webhooks_view(&state, page, Flash::default(), Some(created.secret)).await,
         Err(e) => back(page.tr, "/admin/webhooks", Err(e)),
     }
+}
+
+#[derive(Template)]
+#[template(path = "channels.html")]
+struct ChannelsTemplate {
+    l: Layout,
+    groups: Vec<app::ChatGroupView>,
+    sources: Vec<app::TransferSourceView>,
+    webhooks: Vec<app::WebhookView>,
+    /// A group just made: its code and signing secret, shown this once.
+    created: Option<(String, String)>,
+    /// Where bots post: this server's `/hooks/chat/`.
+    hook_base: String,
+}
+
+impl ChannelsTemplate {
+    fn webhook_name(&self, id: &Option<i64>) -> String {
+        id.and_then(|id| self.webhooks.iter().find(|w| w.id == id))
+            .map_or_else(|| "—".to_owned(), |w| w.name.clone())
+    }
+}
+
+/// Chat groups and transfer sources (system admin).
+async fn channels_page(
+    State(state): State<AppState>,
+    page: Page,
+    headers: axum::http::HeaderMap,
+    ApiQuery(flash): ApiQuery<Flash>,
+) -> Response {
+    channels_view(&state, page, &headers, flash, None).await
+}
+
+async fn channels_view(
+    state: &AppState,
+    page: Page,
+    headers: &axum::http::HeaderMap,
+    flash: Flash,
+    created: Option<(String, String)>,
+) -> Response {
+    let loaded = async {
+        Ok::<_, AppError>((
+            state.app.chat_groups(&page.ctx).await?,
+            state.app.transfer_sources(&page.ctx).await?,
+            state.app.webhooks(&page.ctx).await?,
+        ))
+    }
+    .await;
+    match loaded {
+        Ok((groups, sources, webhooks)) => render(&ChannelsTemplate {
+            l: page.layout("nav.channels", flash),
+            groups,
+            sources,
+            webhooks,
+            created,
+            hook_base: format!("{}/hooks/chat/", crate::site_url(headers)),
+        }),
+        Err(e) => page.fail(e),
+    }
+}
+
+/// An optional webhook chosen in a form: empty is none.
+fn webhook_choice(v: &str) -> Result<Option<i64>, AppError> {
+    match v.trim() {
+        "" => Ok(None),
+        id => id
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::invalid("webhook_id", "无效的 webhook / no such webhook")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatGroupForm {
+    code: String,
+    name: String,
+    scope: String,
+    #[serde(default)]
+    reply_webhook_id: String,
+}
+
+async fn create_chat_group(
+    State(state): State<AppState>,
+    page: Page,
+    headers: axum::http::HeaderMap,
+    ApiForm(f): ApiForm<ChatGroupForm>,
+) -> Response {
+    let made = async {
+        let input = app::ChatGroupInput {
+            code: f.code,
+            name: f.name,
+            scope: f.scope,
+            reply_webhook_id: webhook_choice(&f.reply_webhook_id)?,
+        };
+        state.app.create_chat_group(&page.ctx, &input).await
+    }
+    .await;
+    match made {
+        // The secret is shown on this answer only, never in a URL.
+        Ok(c) => {
+            let created = Some((c.group.code, c.secret));
+            channels_view(&state, page, &headers, Flash::default(), created).await
+        }
+        Err(e) => back(page.tr, "/admin/channels", Err(e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SourceForm {
+    code: String,
+    name: String,
+    channel: String,
+    #[serde(default)]
+    webhook_id: String,
+}
+
+async fn create_transfer_source(
+    State(state): State<AppState>,
+    page: Page,
+    ApiForm(f): ApiForm<SourceForm>,
+) -> Response {
+    let outcome = async {
+        let input = app::TransferSourceInput {
+            code: f.code,
+            name: f.name,
+            channel: f.channel,
+            webhook_id: webhook_choice(&f.webhook_id)?,
+        };
+        state
+            .app
+            .create_transfer_source(&page.ctx, &input)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    back(page.tr, "/admin/channels", outcome)
 }
 
 async fn retry_delivery(

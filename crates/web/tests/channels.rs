@@ -315,3 +315,98 @@ async fn the_street_admin_edits_a_categorys_questions_on_its_page() {
         .unwrap();
     assert_eq!(c.questions[0].code, "smell");
 }
+
+#[tokio::test]
+async fn the_system_admin_sets_up_a_group_and_a_source_on_the_channels_page() {
+    let t = spawn().await;
+    let sysadmin = t.login("sysadmin").await;
+    let page = t.page(&sysadmin, "/admin/channels").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let made = t
+        .form(
+            &sysadmin,
+            "/admin/channels/groups",
+            &[
+                ("code", "lc-2"),
+                ("name", "二组群"),
+                ("scope", MICRO),
+                ("reply_webhook_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text());
+    let html = made.text();
+    let shown = html
+        .split("data-testid=\"group-secret\"")
+        .nth(1)
+        .expect("the secret is shown once");
+    let secret = shown
+        .split("<code>")
+        .nth(2)
+        .and_then(|s| s.split("</code>").next())
+        .unwrap()
+        .to_owned();
+    assert!(shown.contains("/hooks/chat/lc-2"), "{shown}");
+    // The bot signs with what the page showed.
+    let body = json!({"message_id": "m-9", "text": "路灯不亮"}).to_string();
+    let now = app::now().0 / 1000;
+    let ok = t
+        .send(hook(
+            "lc-2",
+            &body,
+            Some(now),
+            Some(app::signature(&secret, now, &body)),
+        ))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    let again = t.page(&sysadmin, "/admin/channels").await.text();
+    assert!(again.contains("二组群"));
+    assert!(!again.contains(&secret), "shown only once");
+
+    let source = t
+        .form(
+            &sysadmin,
+            "/admin/channels/sources",
+            &[
+                ("code", "12345"),
+                ("name", "市民热线"),
+                ("channel", "hotline"),
+                ("webhook_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(source.status, StatusCode::SEE_OTHER);
+    let bad = t
+        .form(
+            &sysadmin,
+            "/admin/channels/sources",
+            &[
+                ("code", "12345"),
+                ("name", "重复"),
+                ("channel", "hotline"),
+                ("webhook_id", ""),
+            ],
+        )
+        .await;
+    assert!(
+        bad.headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .contains("err="),
+        "a second source with the code is refused"
+    );
+    assert_eq!(
+        t.page(&sysadmin, "/admin/channels")
+            .await
+            .text()
+            .matches("data-testid=\"transfer-source\"")
+            .count(),
+        1
+    );
+    // A community worker may not open it.
+    let community = t.login("community").await;
+    assert_eq!(
+        t.page(&community, "/admin/channels").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
