@@ -912,23 +912,43 @@ pub enum IntakeDimension {
 }
 
 impl Tx {
-    /// Adds reports to the daily counts: `(day, micro-grid, channel, category, how many)`.
+    /// Adds reports to the daily counts: `(day, micro-grid, channel, category, how many)`, each
+    /// key once, in one statement per 100 keys.
     pub async fn add_intake_counts(
         &mut self,
         counts: &[(String, String, String, i64, i64)],
     ) -> Result<()> {
-        for (day, scope, channel, category, n) in counts {
-            on!(self, c => sqlx::query(
-                "INSERT INTO case_intake_daily (day, scope_code, channel, category_id, reported) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (scope_code, day, channel, category_id) DO UPDATE SET reported = case_intake_daily.reported + excluded.reported")
-                .bind(day)
-                .bind(scope)
-                .bind(channel)
-                .bind(category)
-                .bind(n)
-                .execute(&mut *c)
-                .await?
-                .rows_affected());
+        for chunk in counts.chunks(100) {
+            let mut sql = String::from(
+                "INSERT INTO case_intake_daily (day, scope_code, channel, category_id, reported) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 5;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5
+                ));
+            }
+            sql.push_str(
+                " ON CONFLICT (scope_code, day, channel, category_id) \
+                 DO UPDATE SET reported = case_intake_daily.reported + excluded.reported",
+            );
+            // Only placeholders are formatted in; the values are bound.
+            let sql = sqlx::AssertSqlSafe(sql);
+            on!(self, c => {
+                let mut q = sqlx::query(sql);
+                for (day, scope, channel, category, n) in chunk {
+                    q = q.bind(day).bind(scope).bind(channel).bind(category).bind(n);
+                }
+                q.execute(&mut *c).await?.rows_affected()
+            });
         }
         Ok(())
     }
