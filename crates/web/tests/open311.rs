@@ -889,15 +889,41 @@ async fn the_history_through_extensions_and_servicerequestupdates() {
     let (_, _, public) = get(&t, "/open311/v2/servicerequestupdates.json").await;
     assert!(public.contains("特殊结案：已结案\""), "{public}");
     assert!(!public.contains("已清运"));
-    let (_, ct, xml) = get(&t, "/open311/v2/servicerequestupdates.xml?page_size=1").await;
-    assert_eq!(ct, XML);
-    assert!(
-        xml.starts_with(&format!(
-            "{DECL}<service_request_updates><request_update><update_id>"
-        )),
-        "{xml}"
+    // Golden, in both formats: the closing step, on a page of its own; only its id and time are
+    // taken from the answer.
+    let closing = mine[4];
+    let (id, at) = (
+        closing["update_id"].as_str().unwrap(),
+        closing["updated_datetime"].as_str().unwrap(),
     );
-    assert_eq!(xml.matches("<request_update>").count(), 1);
+    assert!(at.ends_with("+08:00"), "{at}");
+    let page = updates
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|u| u["update_id"] == id)
+        .unwrap()
+        + 1;
+    let uri =
+        format!("/open311/v2/servicerequestupdates.json?api_key={key}&page={page}&page_size=1");
+    let (_, _, json) = get(&t, &uri).await;
+    assert_eq!(
+        json,
+        format!(
+            r#"[{{"update_id":"{id}","service_request_id":"{number}","status":"closed","updated_datetime":"{at}","description":"特殊结案：已结案。已清运","media_url":""}}]"#
+        )
+    );
+    let (_, ct, xml) = get(&t, &uri.replace(".json", ".xml")).await;
+    assert_eq!(ct, XML);
+    assert_eq!(
+        xml,
+        format!(
+            "{DECL}<service_request_updates><request_update><update_id>{id}</update_id>\
+             <service_request_id>{number}</service_request_id><status>closed</status>\
+             <updated_datetime>{at}</updated_datetime><description>特殊结案：已结案。已清运</description>\
+             <media_url></media_url></request_update></service_request_updates>"
+        )
+    );
 
     for (uri, message) in [
         (
