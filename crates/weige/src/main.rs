@@ -11,6 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use store::Store;
 
+/// mimalloc rather than the system allocator: a report's request allocates a few hundred small
+/// blocks across threads, and glibc's malloc took an eighth of the intake's CPU (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// 微格 Weige: micro-grid community governance (微网实格).
 ///
 /// Runs on an embedded SQLite file by default, or on PostgreSQL with `--database postgres://…`.
