@@ -49,25 +49,36 @@ impl Default for WebConfig {
     }
 }
 
-/// What every handler may ask for.
+/// What every handler may ask for. Cloned for every request (each middleware and extractor
+/// takes its own), so it is one shared pointer: one reference count to touch, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The state behind [`AppState`].
+pub struct Shared {
     pub app: app::App,
-    pub config: Arc<WebConfig>,
-    pub metrics: Arc<Metrics>,
+    pub config: WebConfig,
+    pub metrics: Metrics,
     /// The Content-Security-Policy, with the base map's origin when one is configured.
-    pub csp: Arc<str>,
+    pub csp: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
     pub fn new(app: app::App, config: WebConfig) -> AppState {
         let csp = middleware::content_security_policy(config.map_tile_url.as_deref());
-        AppState {
+        AppState(Arc::new(Shared {
             app,
-            config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
-            csp: csp.into(),
-        }
+            config,
+            metrics: Metrics::default(),
+            csp,
+        }))
     }
 }
 
