@@ -592,7 +592,10 @@ impl App {
         let category = self.category_for_case(input.category.trim()).await?;
         let answers = crate::questions::check_answers(&category.questions, &input.answers)?;
         let micro = self.route_report(input, &address).await?;
-        if !anonymous {
+        // A confirmed chat draft was checked against its group's place; its pin may lie in a
+        // neighbouring micro-grid, where the case then goes.
+        let confirmed_draft = matches!(link, Some(crate::intake::Link::Chat { .. }));
+        if !anonymous && !confirmed_draft {
             self.require(
                 ctx,
                 Permission::ReportCase,
