@@ -433,20 +433,7 @@ impl App {
                     format!("未知来源 {:?} / unknown source", input.source),
                 )
             })?;
-        let existing = |app: &App| {
-            let source_id = source.id;
-            let external_id = external_id.to_owned();
-            let app = app.clone();
-            async move {
-                app.store
-                    .read_once()
-                    .await?
-                    .case_by_transfer(source_id, &external_id)
-                    .await
-                    .map_err(AppError::from)
-            }
-        };
-        if let Some((id, number)) = existing(self).await? {
+        if let Some((id, number)) = self.transferred_case(source.id, external_id).await? {
             return Ok(TransferOutcome {
                 id,
                 number,
@@ -477,7 +464,7 @@ impl App {
                 resent: false,
             }),
             // Sent twice at the same moment: the other one was written first.
-            Err(e) => match existing(self).await? {
+            Err(e) => match self.transferred_case(source.id, external_id).await? {
                 Some((id, number)) => Ok(TransferOutcome {
                     id,
                     number,
@@ -486,6 +473,20 @@ impl App {
                 None => Err(e),
             },
         }
+    }
+
+    /// The case a source's work order became, if it was transferred before: (id, number).
+    async fn transferred_case(
+        &self,
+        source_id: i64,
+        external_id: &str,
+    ) -> Result<Option<(i64, String)>> {
+        Ok(self
+            .store
+            .read_once()
+            .await?
+            .case_by_transfer(source_id, external_id)
+            .await?)
     }
 
     /// Where a case was transferred from, if it was.
@@ -608,6 +609,21 @@ impl App {
         Ok(rows.iter().map(group_view).collect())
     }
 
+    /// The chat group that `pick` chooses.
+    async fn chat_group(
+        &self,
+        pick: impl Fn(&store::ChatGroupRow) -> bool,
+    ) -> Result<store::ChatGroupRow> {
+        self.store
+            .read_once()
+            .await?
+            .chat_groups()
+            .await?
+            .into_iter()
+            .find(|g| pick(g))
+            .ok_or(AppError::NotFound("chat group"))
+    }
+
     /// Takes a message from a chat group's bot: checks its signature and age, stores its
     /// pictures and makes a draft, once per message id. No account: the signature is the proof.
     pub async fn chat_message(
@@ -616,18 +632,11 @@ impl App {
         timestamp: Option<&str>,
         signature: Option<&str>,
         body: &[u8],
-        base_url: &str,
     ) -> Result<ChatReceipt> {
         let refused = || AppError::Unauthenticated;
         let group = self
-            .store
-            .read_once()
-            .await?
-            .chat_groups()
-            .await?
-            .into_iter()
-            .find(|g| g.code == group_code && g.active)
-            .ok_or(AppError::NotFound("chat group"))?;
+            .chat_group(|g| g.code == group_code && g.active)
+            .await?;
         let cipher = self
             .cipher
             .clone()
@@ -688,7 +697,7 @@ impl App {
             .chat_draft_by_message(group.id, message_id)
             .await?
         {
-            return Ok(self.receipt(d, base_url));
+            return Ok(receipt(d));
         }
         let photos = photos_of(&message.images)?;
         let stored = self.store_photos(&photos).await?;
@@ -713,23 +722,7 @@ impl App {
         }
         .ok_or_else(|| AppError::Internal("chat draft not written".into()))?;
         tx.commit().await?;
-        Ok(self.receipt(draft, base_url))
-    }
-
-    fn receipt(&self, d: store::ChatDraftRow, _base_url: &str) -> ChatReceipt {
-        let reply = match (&d.status[..], &d.case_number) {
-            ("confirmed", Some(n)) => format!("已登记为 {n}，网格员正在处理 / Registered as {n}"),
-            ("discarded", _) => {
-                "网格员核实后未立案 / A grid worker looked at it and opened no case".into()
-            }
-            _ => DRAFT_REPLY.into(),
-        };
-        ChatReceipt {
-            draft_id: d.id,
-            status: d.status,
-            number: d.case_number,
-            reply,
-        }
+        Ok(receipt(draft))
     }
 
     /// Drafts waiting in the caller's scope (or a scope inside it), newest first.
@@ -825,15 +818,7 @@ impl App {
         } else {
             description
         };
-        let group = self
-            .store
-            .read_once()
-            .await?
-            .chat_groups()
-            .await?
-            .into_iter()
-            .find(|g| g.id == d.group_id)
-            .ok_or(AppError::NotFound("chat group"))?;
+        let group = self.chat_group(|g| g.id == d.group_id).await?;
         let micro = (group.scope_code.len() == domain::Level::MicroGrid.code_len())
             .then(|| group.scope_code.clone());
         let input = CaseInput {
@@ -1083,6 +1068,23 @@ impl App {
             total: items.iter().map(|i| i.count).sum(),
             items,
         })
+    }
+}
+
+/// What the bot posts back for a message, as things stand.
+fn receipt(d: store::ChatDraftRow) -> ChatReceipt {
+    let reply = match (&d.status[..], &d.case_number) {
+        ("confirmed", Some(n)) => format!("已登记为 {n}，网格员正在处理 / Registered as {n}"),
+        ("discarded", _) => {
+            "网格员核实后未立案 / A grid worker looked at it and opened no case".into()
+        }
+        _ => DRAFT_REPLY.into(),
+    };
+    ChatReceipt {
+        draft_id: d.id,
+        status: d.status,
+        number: d.case_number,
+        reply,
     }
 }
 

@@ -244,14 +244,14 @@ async fn a_chat_message_posted_twice_makes_one_draft_and_a_confirmed_draft_a_rou
     .to_string();
     let (ts, sig) = signed(&group.secret, &message);
     let first = app
-        .chat_message("lc-1", Some(&ts), Some(&sig), message.as_bytes(), base)
+        .chat_message("lc-1", Some(&ts), Some(&sig), message.as_bytes())
         .await
         .unwrap();
     assert_eq!(first.status, "draft");
     assert!(first.reply.contains("已收到"), "{}", first.reply);
     let (ts, sig) = signed(&group.secret, &message);
     let second = app
-        .chat_message("lc-1", Some(&ts), Some(&sig), message.as_bytes(), base)
+        .chat_message("lc-1", Some(&ts), Some(&sig), message.as_bytes())
         .await
         .unwrap();
     assert_eq!(second.draft_id, first.draft_id, "one draft per message");
@@ -260,19 +260,17 @@ async fn a_chat_message_posted_twice_makes_one_draft_and_a_confirmed_draft_a_rou
     let old = app::now().0 / 1000 - 3_600;
     let other = serde_json::json!({"message_id": "wx-msg-0002", "text": "噪音扰民"}).to_string();
     let refusals = [
-        app.chat_message("lc-1", None, None, other.as_bytes(), base)
-            .await,
-        app.chat_message("lc-1", Some(&ts), Some("sha256=00"), other.as_bytes(), base)
+        app.chat_message("lc-1", None, None, other.as_bytes()).await,
+        app.chat_message("lc-1", Some(&ts), Some("sha256=00"), other.as_bytes())
             .await,
         app.chat_message(
             "lc-1",
             Some(&old.to_string()),
             Some(&app::signature(&group.secret, old, &other)),
             other.as_bytes(),
-            base,
         )
         .await,
-        app.chat_message("nope", Some(&ts), Some(&sig), other.as_bytes(), base)
+        app.chat_message("nope", Some(&ts), Some(&sig), other.as_bytes())
             .await,
     ];
     assert!(matches!(refusals[0], Err(AppError::Unauthenticated)));
@@ -312,7 +310,7 @@ async fn a_chat_message_posted_twice_makes_one_draft_and_a_confirmed_draft_a_rou
     ));
     let (ts, sig) = signed(&group.secret, &message);
     let repeat = app
-        .chat_message("lc-1", Some(&ts), Some(&sig), message.as_bytes(), base)
+        .chat_message("lc-1", Some(&ts), Some(&sig), message.as_bytes())
         .await
         .unwrap();
     assert_eq!(repeat.status, "confirmed");
@@ -344,7 +342,7 @@ async fn a_chat_message_posted_twice_makes_one_draft_and_a_confirmed_draft_a_rou
     .to_string();
     let (ts, sig) = signed(&group.secret, &pinned);
     let d = app
-        .chat_message("lc-1", Some(&ts), Some(&sig), pinned.as_bytes(), base)
+        .chat_message("lc-1", Some(&ts), Some(&sig), pinned.as_bytes())
         .await
         .unwrap();
     // The micro-grid worker confirms it too: the case goes where the pin is, outside their own
@@ -362,7 +360,7 @@ async fn a_chat_message_posted_twice_makes_one_draft_and_a_confirmed_draft_a_rou
         serde_json::json!({"message_id": "wx-msg-0004", "text": "谢谢网格员！"}).to_string();
     let (ts, sig) = signed(&group.secret, &noise);
     let d = app
-        .chat_message("lc-1", Some(&ts), Some(&sig), noise.as_bytes(), base)
+        .chat_message("lc-1", Some(&ts), Some(&sig), noise.as_bytes())
         .await
         .unwrap();
     app.discard_chat_draft(&micro, d.draft_id, "致谢，不是问题")

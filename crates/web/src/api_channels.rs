@@ -172,7 +172,6 @@ pub async fn chat_hook(
                 header("x-weige-timestamp"),
                 header("x-weige-signature"),
                 &body,
-                &crate::site_url(&headers),
             )
             .await?,
     ))

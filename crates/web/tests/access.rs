@@ -53,7 +53,6 @@ async fn make_draft(t: &TestApp, group: &str, secret: &str) -> i64 {
             Some(&ts.to_string()),
             Some(&app::signature(secret, ts, &body)),
             body.as_bytes(),
-            "http://weige.test",
         )
         .await
         .unwrap()
