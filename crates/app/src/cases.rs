@@ -471,10 +471,11 @@ impl App {
     }
 
     /// The default holder of a case at `tier`: the node, and the account of the roster member
-    /// whose duty it is there, when they have one.
+    /// whose duty it is there, when they have one. Read in `tx`, or when there is none (and the
+    /// roster is not cached) on a reading connection of its own.
     async fn default_holder(
         &self,
-        tx: &mut Tx,
+        tx: Option<&mut Tx>,
         category: &CategoryView,
         tier: Tier,
         micro: &str,
@@ -492,7 +493,16 @@ impl App {
         let account = match self.caches.holder(&at, duty) {
             Some(account) => account,
             None => {
-                let account = tx.staff_account(&at, duty).await?;
+                let account = match tx {
+                    Some(tx) => tx.staff_account(&at, duty).await?,
+                    None => {
+                        self.store
+                            .read_once()
+                            .await?
+                            .staff_account(&at, duty)
+                            .await?
+                    }
+                };
                 self.caches.put_holder(&at, duty, account);
                 account
             }
@@ -625,23 +635,21 @@ impl App {
         let token_hash = crate::secret::token_hash(&token);
         let street = &micro.as_str()[..Level::Street.code_len()];
         let (year, _, _) = Day::of(now).ymd();
-        // What can be read before the write is, so that it stays short.
-        let mut read = self.store.read_once().await?;
+        // Names and holders come from caches; the database is read only when one misses.
         let micro_name = match self.map.current().chain(micro.as_str()) {
             Some(at) => at.micro_grid.name,
-            None => read
+            None => self
+                .store
+                .read_once()
+                .await?
                 .grid_node_by_code(micro.as_str())
                 .await?
                 .map(|n| n.name)
                 .unwrap_or_default(),
         };
         let (holder_node, holder) = self
-            .default_holder(&mut read, &category, tier, micro.as_str())
+            .default_holder(None, &category, tier, micro.as_str())
             .await?;
-        let duplicate = self
-            .near_open_case(&mut read, &category, micro.as_str(), input, now)
-            .await?;
-        drop(read);
         let address = if address.is_empty() {
             micro_name.clone()
         } else {
@@ -684,7 +692,7 @@ impl App {
                     extra.extend(more);
                     extra
                 },
-                possible_duplicate_of: duplicate.clone(),
+                duplicate_since: Millis(now.0 - self.settings.duplicate_window_hours * 3_600_000),
                 link,
                 follow_token: token.clone(),
             })
@@ -698,41 +706,8 @@ impl App {
                 code: micro.to_string(),
             },
             follow_token: token,
-            possible_duplicate_of: duplicate,
+            possible_duplicate_of: written.possible_duplicate_of,
         })
-    }
-
-    /// An open case of the same category in the same micro-grid reported within the last
-    /// `duplicate_window_hours`, and within `duplicate_metres` when both have pins.
-    async fn near_open_case(
-        &self,
-        tx: &mut Tx,
-        category: &CategoryView,
-        micro: &str,
-        input: &CaseInput,
-        now: Millis,
-    ) -> Result<Option<String>> {
-        let window = self.settings.duplicate_window_hours * 3_600_000;
-        let open = tx
-            .recent_open_cases(
-                micro,
-                category.id,
-                Millis(now.0 - window),
-                Status::FINAL.map(Status::as_str),
-            )
-            .await?;
-        let metres = self.settings.duplicate_metres;
-        Ok(open
-            .into_iter()
-            .find(|(_, lon, lat)| match (input.lon, input.lat, lon, lat) {
-                (Some(x1), Some(y1), Some(x2), Some(y2)) => {
-                    let dy = (y2 - y1) * 111_320.0;
-                    let dx = (x2 - x1) * 111_320.0 * y1.to_radians().cos();
-                    (dx * dx + dy * dy).sqrt() <= metres
-                }
-                _ => true,
-            })
-            .map(|(number, _, _)| number))
     }
 
     /// Writes photos to the photo folder: (file, type, size) each.
@@ -1128,7 +1103,7 @@ impl App {
         match action {
             Action::Dispatch => {
                 let (node, default) = self
-                    .default_holder(&mut tx, category, tier, &case.scope_code)
+                    .default_holder(Some(&mut tx), category, tier, &case.scope_code)
                     .await?;
                 holder_node = Some(node);
                 holder = match input.to.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -1157,7 +1132,7 @@ impl App {
                     AppError::Conflict("已是最高层级 / already at the top tier".into())
                 })?;
                 let (node, _) = self
-                    .default_holder(&mut tx, category, tier, &case.scope_code)
+                    .default_holder(Some(&mut tx), category, tier, &case.scope_code)
                     .await?;
                 holder_node = Some(node);
                 holder = None;
@@ -1359,7 +1334,7 @@ impl App {
         // An accepted (or escalated) case goes straight to the default handler of its tier.
         if to == Status::Accepted {
             let (node, default) = self
-                .default_holder(&mut tx, category, tier, &case.scope_code)
+                .default_holder(Some(&mut tx), category, tier, &case.scope_code)
                 .await?;
             if let Some(account) = default {
                 let d = calendar.deadline(now, category.limits.handle);

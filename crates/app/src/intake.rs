@@ -11,7 +11,7 @@
 use crate::{App, AppError, Result};
 use domain::case::Status;
 use std::sync::{Arc, Mutex};
-use store::{NewCase, NewCaseEvent, Tx};
+use store::{DuplicateProbe, NewCase, NewCaseEvent, NewNotification, Tx};
 
 use tokio::sync::oneshot;
 
@@ -28,7 +28,8 @@ pub(crate) struct PendingReport {
     /// More for the report's history entry: media elsewhere, answers to the category's
     /// questions, where a transfer or chat message came from.
     pub extra: serde_json::Map<String, serde_json::Value>,
-    pub possible_duplicate_of: Option<String>,
+    /// Open cases of the category in the micro-grid reported since then are compared with it.
+    pub duplicate_since: domain::Millis,
     /// What else the case is written with, in its transaction.
     pub link: Option<Link>,
     /// The reporter's follow token, for a reply that carries the tracking link.
@@ -59,6 +60,8 @@ pub(crate) enum Link {
 pub(crate) struct Written {
     pub id: i64,
     pub number: String,
+    /// An open case near it of its category, found as it was written.
+    pub possible_duplicate_of: Option<String>,
 }
 
 type Waiting = (PendingReport, oneshot::Sender<Result<Written>>);
@@ -187,47 +190,116 @@ impl App {
         // In one order everywhere: two servers' batches cannot wait on each other's rows.
         counts.sort();
         tx.add_intake_counts(&counts).await?;
-        let mut out = Vec::with_capacity(reports.len());
-        for r in reports {
-            let seq = next.get_mut(&(r.street.as_str(), r.year)).map_or(0, |n| {
-                *n += 1;
-                *n - 1
+        // The cases, their first history entries and their holders' notifications: a statement
+        // each for the whole batch.
+        let numbers: Vec<String> = reports
+            .iter()
+            .map(|r| {
+                let seq = next.get_mut(&(r.street.as_str(), r.year)).map_or(0, |n| {
+                    *n += 1;
+                    *n - 1
+                });
+                format!("{}-{}-{seq:06}", r.street, r.year)
+            })
+            .collect();
+        let cases: Vec<(&str, &NewCase)> = numbers
+            .iter()
+            .zip(reports)
+            .map(|(number, r)| (number.as_str(), &r.case))
+            .collect();
+        // The duplicate check, in the batch's transaction: one statement for the open cases in
+        // the database, then the batch's own earlier reports, which are newer than those.
+        let probes: Vec<DuplicateProbe<'_>> = reports
+            .iter()
+            .map(|r| DuplicateProbe {
+                scope_code: &r.case.scope_code,
+                category_id: r.case.category_id,
+                since: r.duplicate_since,
+                pin: r.case.lon.zip(r.case.lat),
+                metres: self.settings.duplicate_metres,
+            })
+            .collect();
+        let mut duplicates = tx
+            .open_cases_near(&probes, Status::FINAL.map(Status::as_str))
+            .await?;
+        for (j, probe) in probes.iter().enumerate() {
+            let earlier = probes[..j].iter().rposition(|p| {
+                p.scope_code == probe.scope_code
+                    && p.category_id == probe.category_id
+                    && probe.near(p.pin)
             });
-            let number = format!("{}-{}-{seq:06}", r.street, r.year);
-            let id = tx.insert_case(&number, &r.case, &cipher).await?;
-            let c = &r.case;
-            let mut detail = serde_json::json!({
-                "channel": c.channel, "category": r.category_code, "tier": c.tier, "photos": r.photos.len(),
-            });
-            if let Some(d) = detail.as_object_mut() {
-                d.extend(r.extra.clone());
+            if let Some(i) = earlier {
+                duplicates[j] = Some(numbers[i].clone());
             }
-            let event = tx
-                .insert_case_event(&NewCaseEvent {
-                    case_id: id,
-                    at: c.now,
-                    actor_id: c.reporter_account_id,
-                    actor_name: &r.actor_name,
-                    action: "report",
-                    from_status: None,
-                    to_status: Status::Reported.as_str(),
-                    reason: "",
-                    detail: &detail.to_string(),
+        }
+        let ids = tx.insert_cases(&cases, &cipher).await?;
+        let details: Vec<String> = reports
+            .iter()
+            .map(|r| {
+                let c = &r.case;
+                let mut detail = serde_json::Map::new();
+                detail.insert("channel".into(), c.channel.clone().into());
+                detail.insert("category".into(), r.category_code.clone().into());
+                detail.insert("tier".into(), c.tier.into());
+                detail.insert("photos".into(), r.photos.len().into());
+                detail.extend(r.extra.clone());
+                serde_json::Value::Object(detail).to_string()
+            })
+            .collect();
+        let events: Vec<NewCaseEvent<'_>> = reports
+            .iter()
+            .zip(&ids)
+            .zip(&details)
+            .map(|((r, id), detail)| NewCaseEvent {
+                case_id: *id,
+                at: r.case.now,
+                actor_id: r.case.reporter_account_id,
+                actor_name: &r.actor_name,
+                action: "report",
+                from_status: None,
+                to_status: Status::Reported.as_str(),
+                reason: "",
+                detail,
+            })
+            .collect();
+        let event_ids = tx.insert_case_events(&events).await?;
+        let titles: Vec<String> = numbers
+            .iter()
+            .map(|number| format!("新案件 {number} 待受理 / new case {number}"))
+            .collect();
+        let notifications: Vec<NewNotification<'_>> = reports
+            .iter()
+            .zip(&ids)
+            .zip(&titles)
+            .filter_map(|((r, id), title)| {
+                Some(NewNotification {
+                    account_id: r.case.holder_account_id?,
+                    case_id: Some(*id),
+                    kind: "assigned",
+                    title,
+                    body: &r.case.description,
+                    now: r.case.now,
                 })
-                .await?;
+            })
+            .collect();
+        tx.insert_notifications(&notifications).await?;
+        let mut out = Vec::with_capacity(reports.len());
+        let written = reports
+            .iter()
+            .zip(numbers)
+            .zip(ids)
+            .zip(event_ids)
+            .zip(duplicates);
+        for ((((r, number), id), event), possible_duplicate_of) in written {
+            let c = &r.case;
             for (file, mime, bytes) in &r.photos {
                 tx.insert_case_photo(id, "before", file, mime, *bytes as i64, Some(event), c.now)
-                    .await?;
-            }
-            if let Some(h) = c.holder_account_id {
-                let title = format!("新案件 {number} 待受理 / new case {number}");
-                tx.insert_notification(h, Some(id), "assigned", &title, &c.description, c.now)
                     .await?;
             }
             let payload = serde_json::json!({
                 "number": number, "category": r.category_code, "channel": c.channel,
                 "micro_grid": c.scope_code, "status": Status::Reported.as_str(),
-                "possible_duplicate_of": r.possible_duplicate_of,
+                "possible_duplicate_of": possible_duplicate_of,
             });
             self.emit_to(tx, &webhooks, "case.reported", &payload, c.now)
                 .await?;
@@ -281,7 +353,11 @@ impl App {
                     }
                 }
             }
-            out.push(Written { id, number });
+            out.push(Written {
+                id,
+                number,
+                possible_duplicate_of,
+            });
         }
         Ok(out)
     }
@@ -333,25 +409,52 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reports_queued_together_are_written_in_one_go_with_consecutive_numbers() {
         let (app, _db) = app().await;
+        app.seed_demo_people(crate::DemoSize::Small).await.unwrap();
         let made = queued(&app, 20, |i| {
             let app = app.clone();
             tokio::spawn(async move { app.report_case(&Ctx::cli(), &input(i), Vec::new()).await })
         })
         .await;
-        let mut numbers: Vec<String> = made.into_iter().map(|r| r.unwrap().number).collect();
-        numbers.sort();
+        let mut made: Vec<_> = made.into_iter().map(Result::unwrap).collect();
+        made.sort_by(|a, b| a.number.cmp(&b.number));
+        // The same problem twenty times in one micro-grid, none pinned: each report after the
+        // first repeats the one before it, found within the batch.
+        for (k, m) in made.iter().enumerate() {
+            let before = k.checked_sub(1).map(|k| made[k].number.clone());
+            assert_eq!(m.possible_duplicate_of, before, "{}", m.number);
+        }
+        let numbers: Vec<String> = made.into_iter().map(|m| m.number).collect();
         let year = domain::calendar::Day::of(crate::now()).ymd().0;
         let expected: Vec<String> = (1..=20)
             .map(|n| format!("510115001-{year}-{n:06}"))
             .collect();
         assert_eq!(numbers, expected);
         let mut tx = app.store.read().await.unwrap();
+        let mut holder = None;
         for number in &numbers {
             let case = tx.case_by_number(number).await.unwrap().unwrap();
             let history = tx.case_events(case.id).await.unwrap();
             assert_eq!(history.len(), 1, "{number}");
             assert_eq!(history[0].action, "report");
+            holder = holder.or(case.holder_account_id);
+            assert_eq!(case.holder_account_id, holder, "one micro-grid, one holder");
         }
+        // The holder was told of each case, under its own number.
+        let holder = holder.expect("the demo micro-grid has a worker");
+        let inbox = tx.notifications(holder, None, 100).await.unwrap();
+        let mut told: Vec<(Option<i64>, String)> =
+            inbox.iter().map(|n| (n.case_id, n.title.clone())).collect();
+        told.sort();
+        let mut expected = Vec::new();
+        for number in &numbers {
+            let case = tx.case_by_number(number).await.unwrap().unwrap();
+            expected.push((
+                Some(case.id),
+                format!("新案件 {number} 待受理 / new case {number}"),
+            ));
+        }
+        expected.sort();
+        assert_eq!(told, expected);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,7 +504,7 @@ mod tests {
             extra: serde_json::Map::new(),
             link: None,
             follow_token: String::new(),
-            possible_duplicate_of: None,
+            duplicate_since: Millis(0),
         };
         let results = queued(&app, 5, |i| {
             let (app, report) = (app.clone(), pending(i));

@@ -464,3 +464,80 @@ async fn bad_reports_are_refused_with_the_field_named() {
         Some(created.number.as_str())
     );
 }
+
+#[tokio::test]
+async fn a_report_near_an_open_case_of_its_category_is_flagged_and_a_farther_one_is_not() {
+    let db = testing::fresh().await;
+    let settings = Settings {
+        duplicate_metres: 5.0,
+        ..Settings::default()
+    };
+    let app = App::new(db.store.clone(), settings)
+        .with_cipher(store::FieldCipher::from_hex(&"44".repeat(32)).unwrap());
+    app.seed_demo().await.unwrap();
+    // The middle of the micro-grid, from the street's map.
+    let map = app.export_map(&Ctx::cli(), "510115001").await.unwrap();
+    let feature = map["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["code"] == MICRO)
+        .unwrap();
+    let ring: Vec<[f64; 2]> =
+        serde_json::from_value(feature["geometry"]["coordinates"][0].clone()).unwrap();
+    let corners = &ring[..ring.len() - 1];
+    let n = corners.len() as f64;
+    let (cx, cy) = (
+        corners.iter().map(|c| c[0]).sum::<f64>() / n,
+        corners.iter().map(|c| c[1]).sum::<f64>() / n,
+    );
+    let api = app
+        .create_api_key(&Ctx::cli(), "test", "street_admin", "510115001")
+        .await
+        .unwrap();
+    let key = app
+        .authenticate_api_key(&api.key, Origin::default())
+        .await
+        .unwrap();
+    let at = |east: f64, north: f64, category: &str| CaseInput {
+        category: category.into(),
+        description: "路灯不亮".into(),
+        lat: Some(cy + north / 111_320.0),
+        lon: Some(cx + east / (111_320.0 * (cy + north / 111_320.0).to_radians().cos())),
+        ..Default::default()
+    };
+    let send = async |input: CaseInput| {
+        let made = app.report_case(&key, &input, Vec::new()).await.unwrap();
+        assert_eq!(
+            made.micro_grid.code, MICRO,
+            "the pins stay in one micro-grid"
+        );
+        made
+    };
+    let first = send(at(0.0, 0.0, "sg.public_facilities")).await;
+    assert_eq!(first.possible_duplicate_of, None);
+    let near = send(at(3.0, 0.0, "sg.public_facilities")).await;
+    assert_eq!(
+        near.possible_duplicate_of.as_deref(),
+        Some(first.number.as_str())
+    );
+    // 12 m north of the first and about as far from the second: beyond the 5 m.
+    let far = send(at(0.0, 12.0, "sg.public_facilities")).await;
+    assert_eq!(far.possible_duplicate_of, None);
+    // Another category on the same spot is another problem.
+    let other = send(at(0.0, 0.0, "sg.sanitation")).await;
+    assert_eq!(other.possible_duplicate_of, None);
+    // A report without a pin in the micro-grid matches the newest open case of its category.
+    let unpinned = send(CaseInput {
+        micro_grid: Some(MICRO.into()),
+        lon: None,
+        lat: None,
+        ..at(0.0, 0.0, "sg.public_facilities")
+    })
+    .await;
+    let flagged = unpinned.possible_duplicate_of.unwrap();
+    assert!(
+        [&first.number, &near.number, &far.number].contains(&&flagged),
+        "{flagged}"
+    );
+}

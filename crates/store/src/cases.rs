@@ -153,6 +153,43 @@ pub struct NewCase {
     pub now: Millis,
 }
 
+/// What a new report is compared with to find an open case it may repeat.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DuplicateProbe<'a> {
+    pub scope_code: &'a str,
+    pub category_id: i64,
+    /// Cases reported before this are not compared.
+    pub since: Millis,
+    /// Longitude and latitude, when the report has a pin.
+    pub pin: Option<(f64, f64)>,
+    pub metres: f64,
+}
+
+impl DuplicateProbe<'_> {
+    const METRES_PER_DEGREE: f64 = 111_320.0;
+
+    /// How much a degree of longitude shrinks at the pin's latitude, and the square of the
+    /// reach in degrees of latitude: the distance test in degrees, as the database runs it.
+    fn degrees(&self) -> (f64, f64) {
+        let squeeze = self.pin.map_or(1.0, |(_, y)| y.to_radians().cos());
+        let reach = self.metres / Self::METRES_PER_DEGREE;
+        (squeeze, reach * reach)
+    }
+
+    /// Whether a case at `other` (its pin, if any) is near enough to this report: always when
+    /// either has no pin.
+    pub fn near(&self, other: Option<(f64, f64)>) -> bool {
+        match (self.pin, other) {
+            (Some((x1, y1)), Some((x2, y2))) => {
+                let (squeeze, reach2) = self.degrees();
+                let (dx, dy) = ((x2 - x1) * squeeze, y2 - y1);
+                dx * dx + dy * dy <= reach2
+            }
+            _ => true,
+        }
+    }
+}
+
 /// One entry of a case's history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseEventRow {
@@ -353,56 +390,103 @@ impl Tx {
         n: &NewCase,
         cipher: &FieldCipher,
     ) -> Result<i64> {
-        let (phone_enc, last4, masked) = match &n.reporter_phone {
-            Some(p) => (
-                Some(cipher.encrypt(REPORTER_PHONE_FIELD, p.as_str())?),
-                Some(cipher.blind_index(REPORTER_LAST4_FIELD, p.last4())),
-                Some(p.masked()),
-            ),
-            None => (None, None, None),
-        };
-        let phone_hash = n
-            .reporter_phone
-            .as_ref()
-            .map(|p| cipher.blind_index(REPORTER_PHONE_FIELD, p.as_str()));
-        let id: i64 = on!(self, c => sqlx::query_scalar(
-            "INSERT INTO case_record (number, channel, category_id, need_type, urgent, description, address, lon, lat, scope_code, \
-             status, tier, reporter_name, reporter_phone_enc, reporter_last4_hash, reporter_phone_masked, reporter_account_id, \
-             follow_token_hash, case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, \
-             holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, reporter_phone_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'reported', $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, FALSE, 1, $21, $21, \
-             $22, $23, 'accept', $24, $21, $25, $26, $27) \
-             RETURNING id")
-            .bind(number)
-            .bind(&n.channel)
-            .bind(n.category_id)
-            .bind(n.need_type.as_deref())
-            .bind(n.urgent)
-            .bind(&n.description)
-            .bind(&n.address)
-            .bind(n.lon)
-            .bind(n.lat)
-            .bind(&n.scope_code)
-            .bind(n.tier)
-            .bind(n.reporter_name.as_deref())
-            .bind(&phone_enc)
-            .bind(&last4)
-            .bind(&masked)
-            .bind(n.reporter_account_id)
-            .bind(&n.follow_token_hash)
-            .bind(n.case_unit)
-            .bind(n.case_warn_at.0)
-            .bind(n.case_deadline.0)
-            .bind(n.now.0)
-            .bind(n.holder_account_id)
-            .bind(&n.holder_node)
-            .bind(n.stage_unit)
-            .bind(n.stage_warn_at.0)
-            .bind(n.stage_deadline.0)
-            .bind(&phone_hash)
-            .fetch_one(&mut *c)
-            .await?);
-        Ok(id)
+        let ids = self.insert_cases(&[(number, n)], cipher).await?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| crate::StoreError::Internal("case not inserted".into()))
+    }
+
+    /// Inserts new cases, a statement per [`rows_per_statement`] chunk; their ids in the order
+    /// given. (A statement of many rows is one round trip to the database instead of many.)
+    pub async fn insert_cases(
+        &mut self,
+        cases: &[(&str, &NewCase)],
+        cipher: &FieldCipher,
+    ) -> Result<Vec<i64>> {
+        const COLUMNS: usize = 27;
+        let mut ids = Vec::with_capacity(cases.len());
+        let mut rest = cases;
+        while !rest.is_empty() {
+            let (chunk, more) = rest.split_at(rows_per_statement(rest.len(), COLUMNS));
+            rest = more;
+            let mut sql = String::from(
+                "INSERT INTO case_record (number, channel, category_id, need_type, urgent, description, address, lon, lat, scope_code, \
+                 status, tier, reporter_name, reporter_phone_enc, reporter_last4_hash, reporter_phone_masked, reporter_account_id, \
+                 follow_token_hash, case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, \
+                 holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, reporter_phone_hash) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = |k: usize| i * COLUMNS + k;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 'reported', ${}, ${}, ${}, ${}, ${}, ${}, ${}, \
+                     ${}, ${}, ${}, FALSE, 1, ${}, ${}, ${}, ${}, 'accept', ${}, ${}, ${}, ${}, ${})",
+                    p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12), p(13),
+                    p(14), p(15), p(16), p(17), p(18), p(19), p(20), p(21), p(21), p(22), p(23),
+                    p(24), p(21), p(25), p(26), p(27)
+                ));
+            }
+            sql.push_str(" RETURNING id, number");
+            let mut sealed = Vec::with_capacity(chunk.len());
+            for (_, n) in chunk {
+                sealed.push(match &n.reporter_phone {
+                    Some(p) => (
+                        Some(cipher.encrypt(REPORTER_PHONE_FIELD, p.as_str())?),
+                        Some(cipher.blind_index(REPORTER_LAST4_FIELD, p.last4())),
+                        Some(p.masked()),
+                        Some(cipher.blind_index(REPORTER_PHONE_FIELD, p.as_str())),
+                    ),
+                    None => (None, None, None, None),
+                });
+            }
+            // Only placeholders are formatted in; the values are bound.
+            let sql = sqlx::AssertSqlSafe(sql);
+            let rows: Vec<(i64, String)> = on!(self, c => {
+                let mut q = sqlx::query_as(sql);
+                for ((number, n), (phone_enc, last4, masked, phone_hash)) in chunk.iter().zip(sealed) {
+                    q = q
+                        .bind(*number)
+                        .bind(&n.channel)
+                        .bind(n.category_id)
+                        .bind(n.need_type.as_deref())
+                        .bind(n.urgent)
+                        .bind(&n.description)
+                        .bind(&n.address)
+                        .bind(n.lon)
+                        .bind(n.lat)
+                        .bind(&n.scope_code)
+                        .bind(n.tier)
+                        .bind(n.reporter_name.as_deref())
+                        .bind(phone_enc)
+                        .bind(last4)
+                        .bind(masked)
+                        .bind(n.reporter_account_id)
+                        .bind(&n.follow_token_hash)
+                        .bind(n.case_unit)
+                        .bind(n.case_warn_at.0)
+                        .bind(n.case_deadline.0)
+                        .bind(n.now.0)
+                        .bind(n.holder_account_id)
+                        .bind(&n.holder_node)
+                        .bind(n.stage_unit)
+                        .bind(n.stage_warn_at.0)
+                        .bind(n.stage_deadline.0)
+                        .bind(phone_hash);
+                }
+                q.fetch_all(&mut *c).await?
+            });
+            // The engines do not promise RETURNING's order: matched by number.
+            let by_number: std::collections::HashMap<String, i64> =
+                rows.into_iter().map(|(id, number)| (number, id)).collect();
+            for (number, _) in chunk {
+                ids.push(*by_number.get(*number).ok_or_else(|| {
+                    crate::StoreError::Internal(format!("case {number} not inserted"))
+                })?);
+            }
+        }
+        Ok(ids)
     }
 
     pub async fn case_by_id(&mut self, id: i64) -> Result<Option<CaseRow>> {
@@ -485,21 +569,57 @@ impl Tx {
     }
 
     pub async fn insert_case_event(&mut self, e: &NewCaseEvent<'_>) -> Result<i64> {
-        let id: i64 = on!(self, c => sqlx::query_scalar(
-            "INSERT INTO case_event (case_id, at, actor_id, actor_name, action, from_status, to_status, reason, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
-            .bind(e.case_id)
-            .bind(e.at.0)
-            .bind(e.actor_id)
-            .bind(e.actor_name)
-            .bind(e.action)
-            .bind(e.from_status)
-            .bind(e.to_status)
-            .bind(e.reason)
-            .bind(e.detail)
-            .fetch_one(&mut *c)
-            .await?);
-        Ok(id)
+        let ids = self.insert_case_events(std::slice::from_ref(e)).await?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| crate::StoreError::Internal("history entry not inserted".into()))
+    }
+
+    /// Appends history entries, at most one per case; their ids in the order given.
+    pub async fn insert_case_events(&mut self, events: &[NewCaseEvent<'_>]) -> Result<Vec<i64>> {
+        const COLUMNS: usize = 9;
+        let mut ids = Vec::with_capacity(events.len());
+        let mut rest = events;
+        while !rest.is_empty() {
+            let (chunk, more) = rest.split_at(rows_per_statement(rest.len(), COLUMNS));
+            rest = more;
+            let mut sql = String::from(
+                "INSERT INTO case_event (case_id, at, actor_id, actor_name, action, from_status, to_status, reason, detail) VALUES ",
+            );
+            push_placeholders(&mut sql, chunk.len(), COLUMNS);
+            sql.push_str(" RETURNING id, case_id");
+            // Only placeholders are formatted in; the values are bound.
+            let sql = sqlx::AssertSqlSafe(sql);
+            let rows: Vec<(i64, i64)> = on!(self, c => {
+                let mut q = sqlx::query_as(sql);
+                for e in chunk {
+                    q = q
+                        .bind(e.case_id)
+                        .bind(e.at.0)
+                        .bind(e.actor_id)
+                        .bind(e.actor_name)
+                        .bind(e.action)
+                        .bind(e.from_status)
+                        .bind(e.to_status)
+                        .bind(e.reason)
+                        .bind(e.detail);
+                }
+                q.fetch_all(&mut *c).await?
+            });
+            let by_case: std::collections::HashMap<i64, i64> =
+                rows.into_iter().map(|(id, case)| (case, id)).collect();
+            if by_case.len() != chunk.len() {
+                return Err(crate::StoreError::Internal(
+                    "two history entries of one case in one statement".into(),
+                ));
+            }
+            for e in chunk {
+                ids.push(*by_case.get(&e.case_id).ok_or_else(|| {
+                    crate::StoreError::Internal("history entry not inserted".into())
+                })?);
+            }
+        }
+        Ok(ids)
     }
 
     pub async fn case_events(&mut self, case_id: i64) -> Result<Vec<CaseEventRow>> {
@@ -602,27 +722,67 @@ impl Tx {
 
     /// The newest open cases of a category in a micro-grid reported since `since` (number and
     /// pin, at most 20): what a new report may repeat. `final_statuses` are the closed ones.
-    pub async fn recent_open_cases(
+    /// For each probe, the newest open case of its category in its micro-grid reported since
+    /// its `since`; with a pin, only one without a pin or within `metres` of it (on a local
+    /// flat approximation, as [`DuplicateProbe::near`]). One statement per chunk of probes.
+    pub async fn open_cases_near(
         &mut self,
-        micro: &str,
-        category_id: i64,
-        since: Millis,
+        probes: &[DuplicateProbe<'_>],
         final_statuses: [&str; 3],
-    ) -> Result<Vec<(String, Option<f64>, Option<f64>)>> {
-        type T = (String, Option<f64>, Option<f64>);
-        let rows: Vec<T> = on!(self, c => sqlx::query_as(
-            "SELECT number, lon, lat FROM case_record \
-             WHERE scope_code = $1 AND category_id = $2 AND created_at >= $3 \
-             AND status NOT IN ($4, $5, $6) ORDER BY created_at DESC LIMIT 20")
-            .bind(micro)
-            .bind(category_id)
-            .bind(since.0)
-            .bind(final_statuses[0])
-            .bind(final_statuses[1])
-            .bind(final_statuses[2])
-            .fetch_all(&mut *c)
-            .await?);
-        Ok(rows)
+    ) -> Result<Vec<Option<String>>> {
+        const COLUMNS: usize = 8;
+        let mut found = Vec::with_capacity(probes.len());
+        let mut rest = probes;
+        while !rest.is_empty() {
+            let (chunk, more) = rest.split_at(rows_per_statement(rest.len(), COLUMNS));
+            rest = more;
+            let mut sql = String::from(
+                "WITH probe (k, scope_code, category_id, since, lon, lat, squeeze, reach) AS (VALUES ",
+            );
+            push_placeholders(&mut sql, chunk.len(), COLUMNS);
+            let f = chunk.len() * COLUMNS;
+            sql.push_str(&format!(
+                ") SELECT p.k, (SELECT c.number FROM case_record c \
+                 WHERE c.scope_code = p.scope_code AND c.category_id = p.category_id \
+                 AND c.created_at >= p.since AND c.status NOT IN (${}, ${}, ${}) \
+                 AND (p.lon IS NULL OR p.lat IS NULL OR c.lon IS NULL OR c.lat IS NULL \
+                      OR (c.lon - p.lon) * p.squeeze * (c.lon - p.lon) * p.squeeze \
+                         + (c.lat - p.lat) * (c.lat - p.lat) <= p.reach) \
+                 ORDER BY c.created_at DESC LIMIT 1) FROM probe p",
+                f + 1,
+                f + 2,
+                f + 3
+            ));
+            // Only placeholders are formatted in; the values are bound.
+            let sql = sqlx::AssertSqlSafe(sql);
+            let rows: Vec<(i64, Option<String>)> = on!(self, c => {
+                let mut q = sqlx::query_as(sql);
+                for (k, p) in chunk.iter().enumerate() {
+                    let (squeeze, reach) = p.degrees();
+                    q = q
+                        .bind(k as i64)
+                        .bind(p.scope_code)
+                        .bind(p.category_id)
+                        .bind(p.since.0)
+                        .bind(p.pin.map(|(x, _)| x))
+                        .bind(p.pin.map(|(_, y)| y))
+                        .bind(squeeze)
+                        .bind(reach);
+                }
+                for s in final_statuses {
+                    q = q.bind(s);
+                }
+                q.fetch_all(&mut *c).await?
+            });
+            let mut answers = vec![None; chunk.len()];
+            for (k, number) in rows {
+                if let Some(a) = usize::try_from(k).ok().and_then(|k| answers.get_mut(k)) {
+                    *a = number;
+                }
+            }
+            found.extend(answers);
+        }
+        Ok(found)
     }
 
     /// Cases matching `f`, newest first, at most `f.limit`.
@@ -918,7 +1078,10 @@ impl Tx {
         &mut self,
         counts: &[(String, String, String, i64, i64)],
     ) -> Result<()> {
-        for chunk in counts.chunks(100) {
+        let mut rest = counts;
+        while !rest.is_empty() {
+            let (chunk, more) = rest.split_at(rows_per_statement(rest.len(), 5));
+            rest = more;
             let mut sql = String::from(
                 "INSERT INTO case_intake_daily (day, scope_code, channel, category_id, reported) VALUES ",
             );
@@ -996,5 +1159,81 @@ impl Tx {
             .fetch_all(&mut *c)
             .await?);
         Ok(rows)
+    }
+}
+
+/// How many rows of `columns` values the next multi-row statement takes from `remaining`: all
+/// of them up to [`EXACT_ROWS`] (a batch is usually that small, and one statement is one round
+/// trip), beyond that the largest power of two not above it, at most 64. So a statement has at
+/// most 18 shapes, which the connections' statement caches keep prepared.
+pub(crate) fn rows_per_statement(remaining: usize, columns: usize) -> usize {
+    let most = (64usize).min(30_000 / columns.max(1)).max(1);
+    let n = remaining.clamp(1, most);
+    if n <= EXACT_ROWS {
+        n
+    } else {
+        1 << (usize::BITS - 1 - n.leading_zeros())
+    }
+}
+
+/// Up to this many rows go into one statement as they are.
+const EXACT_ROWS: usize = 16;
+
+/// Prepared statements each connection keeps: the multi-row statements' shapes and the rest.
+pub(crate) const STATEMENT_CACHE: usize = 500;
+
+/// `($1, $2, …), (…)`: `rows` tuples of `columns` numbered placeholders.
+pub(crate) fn push_placeholders(sql: &mut String, rows: usize, columns: usize) {
+    for i in 0..rows {
+        sql.push_str(if i > 0 { ", (" } else { "(" });
+        for k in 1..=columns {
+            if k > 1 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(i * columns + k).to_string());
+        }
+        sql.push(')');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_split_into_few_statement_shapes() {
+        let split = |mut n: usize, columns: usize| {
+            let mut chunks = Vec::new();
+            while n > 0 {
+                let k = rows_per_statement(n, columns);
+                chunks.push(k);
+                n -= k;
+            }
+            chunks
+        };
+        assert_eq!(split(1, 27), [1]);
+        assert_eq!(split(13, 27), [13]);
+        assert_eq!(split(16, 27), [16]);
+        assert_eq!(split(17, 27), [16, 1]);
+        assert_eq!(split(64, 9), [64]);
+        assert_eq!(split(200, 27), [64, 64, 64, 8]);
+        // Never more placeholders than either engine takes in one statement.
+        assert_eq!(split(3, 20_000), [1, 1, 1]);
+        let mut shapes = std::collections::BTreeSet::new();
+        for n in 1..300 {
+            let chunks = split(n, 27);
+            assert_eq!(chunks.iter().sum::<usize>(), n);
+            assert!(chunks.iter().all(|k| *k <= 64));
+            shapes.extend(chunks);
+        }
+        assert_eq!(shapes.len(), 18, "{shapes:?}");
+    }
+
+    #[test]
+    fn placeholders_number_every_value_once() {
+        let mut sql = String::new();
+        push_placeholders(&mut sql, 2, 3);
+        assert_eq!(sql, "($1, $2, $3), ($4, $5, $6)");
     }
 }

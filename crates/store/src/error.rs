@@ -16,6 +16,9 @@ pub enum StoreError {
     Migration(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// The database answered other than a statement promises (a bug, or a changed schema).
+    #[error("unexpected answer from the database: {0}")]
+    Internal(String),
 }
 
 impl StoreError {

@@ -23,14 +23,14 @@ pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent};
 pub use cases::{
     CaseChange, CaseEventRow, CaseFilter, CasePhotoRow, CaseRow, CaseUpdateRow, CategoryRow,
-    IntakeDimension, NewCase, NewCaseEvent, REPORTER_PHONE_FIELD,
+    DuplicateProbe, IntakeDimension, NewCase, NewCaseEvent, REPORTER_PHONE_FIELD,
 };
 pub use channels::{CaseTransferRow, ChatDraftRow, ChatGroupRow, NewChatDraft, TransferSourceRow};
 pub use crypto::{CryptoError, FieldCipher};
 pub use error::StoreError;
 pub use grid::{GridNode, GridNodeInput, GridNodeVersion};
 pub use migrate::{MIGRATIONS, MigrateReport};
-pub use notify::{Delivery, NotificationRow, OutboxRow, WebhookRow};
+pub use notify::{Delivery, NewNotification, NotificationRow, OutboxRow, WebhookRow};
 pub use registry::{
     BuildingRow, HouseholdAddressRow, HouseholdRow, ID_FIELD, NewBuilding, NewResident,
     PHONE_FIELD, ResidentRow, ResidentSearch,
@@ -157,15 +157,21 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                .statement_cache_capacity(cases::STATEMENT_CACHE);
+            // No ping before each use: a connection to a local file does not go stale, and on
+            // SQLite the ping is a round trip to the connection's thread (measured: one of the
+            // three thread hops of a report's duplicate check).
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options.clone())
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("{shown}: {e}")))?;
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options)
                 .await
@@ -173,7 +179,8 @@ impl Store {
             Ok(Store::Sqlite(pool, writer))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)
-                .map_err(|e| StoreError::BadUrl(format!("{shown}: {e}")))?;
+                .map_err(|e| StoreError::BadUrl(format!("{shown}: {e}")))?
+                .statement_cache_capacity(cases::STATEMENT_CACHE);
             // One connection first, so that the cause (refused, unknown database, auth) is what is reported.
             let probe = tokio::time::timeout(
                 Duration::from_secs(10),

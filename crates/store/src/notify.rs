@@ -15,6 +15,17 @@ pub struct NotificationRow {
     pub read_at: Option<i64>,
 }
 
+/// A notification to put in an account's inbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification<'a> {
+    pub account_id: i64,
+    pub case_id: Option<i64>,
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub now: Millis,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookRow {
     pub id: i64,
@@ -59,18 +70,47 @@ impl Tx {
         title: &str,
         body: &str,
         now: Millis,
-    ) -> Result<i64> {
-        let id: i64 = on!(self, c => sqlx::query_scalar(
-            "INSERT INTO notification (account_id, case_id, kind, title, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-            .bind(account_id)
-            .bind(case_id)
-            .bind(kind)
-            .bind(title)
-            .bind(body)
-            .bind(now.0)
-            .fetch_one(&mut *c)
-            .await?);
-        Ok(id)
+    ) -> Result<()> {
+        self.insert_notifications(&[NewNotification {
+            account_id,
+            case_id,
+            kind,
+            title,
+            body,
+            now,
+        }])
+        .await
+    }
+
+    /// Puts notifications in their owners' inboxes, a statement per chunk.
+    pub async fn insert_notifications(&mut self, all: &[NewNotification<'_>]) -> Result<()> {
+        const COLUMNS: usize = 6;
+        let mut rest = all;
+        while !rest.is_empty() {
+            let (chunk, more) =
+                rest.split_at(crate::cases::rows_per_statement(rest.len(), COLUMNS));
+            rest = more;
+            let mut sql = String::from(
+                "INSERT INTO notification (account_id, case_id, kind, title, body, created_at) VALUES ",
+            );
+            crate::cases::push_placeholders(&mut sql, chunk.len(), COLUMNS);
+            // Only placeholders are formatted in; the values are bound.
+            let sql = sqlx::AssertSqlSafe(sql);
+            on!(self, c => {
+                let mut q = sqlx::query(sql);
+                for n in chunk {
+                    q = q
+                        .bind(n.account_id)
+                        .bind(n.case_id)
+                        .bind(n.kind)
+                        .bind(n.title)
+                        .bind(n.body)
+                        .bind(n.now.0);
+                }
+                q.execute(&mut *c).await?.rows_affected()
+            });
+        }
+        Ok(())
     }
 
     /// An account's notifications, newest first, below `before` when given.
