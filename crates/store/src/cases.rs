@@ -403,7 +403,7 @@ impl Tx {
         cases: &[(&str, &NewCase)],
         cipher: &FieldCipher,
     ) -> Result<Vec<i64>> {
-        const COLUMNS: usize = 27;
+        const COLUMNS: usize = 29;
         let mut ids = Vec::with_capacity(cases.len());
         let mut rest = cases;
         while !rest.is_empty() {
@@ -415,18 +415,16 @@ impl Tx {
                  follow_token_hash, case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, \
                  holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, reporter_phone_hash) VALUES ",
             );
+            let mut p = Placeholders::for_tx(self);
             for i in 0..chunk.len() {
-                let p = |k: usize| i * COLUMNS + k;
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 'reported', ${}, ${}, ${}, ${}, ${}, ${}, ${}, \
-                     ${}, ${}, ${}, FALSE, 1, ${}, ${}, ${}, ${}, 'accept', ${}, ${}, ${}, ${}, ${})",
-                    p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12), p(13),
-                    p(14), p(15), p(16), p(17), p(18), p(19), p(20), p(21), p(21), p(22), p(23),
-                    p(24), p(21), p(25), p(26), p(27)
-                ));
+                p.fill(
+                    &mut sql,
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, 1, \
+                     ?, ?, ?, ?, 'accept', ?, ?, ?, ?, ?)",
+                );
             }
             sql.push_str(" RETURNING id, number");
             let mut sealed = Vec::with_capacity(chunk.len());
@@ -468,9 +466,11 @@ impl Tx {
                         .bind(n.case_warn_at.0)
                         .bind(n.case_deadline.0)
                         .bind(n.now.0)
+                        .bind(n.now.0)
                         .bind(n.holder_account_id)
                         .bind(&n.holder_node)
                         .bind(n.stage_unit)
+                        .bind(n.now.0)
                         .bind(n.stage_warn_at.0)
                         .bind(n.stage_deadline.0)
                         .bind(phone_hash);
@@ -586,7 +586,7 @@ impl Tx {
             let mut sql = String::from(
                 "INSERT INTO case_event (case_id, at, actor_id, actor_name, action, from_status, to_status, reason, detail) VALUES ",
             );
-            push_placeholders(&mut sql, chunk.len(), COLUMNS);
+            Placeholders::for_tx(self).rows(&mut sql, chunk.len(), COLUMNS);
             sql.push_str(" RETURNING id, case_id");
             // Only placeholders are formatted in; the values are bound.
             let sql = sqlx::AssertSqlSafe(sql);
@@ -739,20 +739,18 @@ impl Tx {
             let mut sql = String::from(
                 "WITH probe (k, scope_code, category_id, since, lon, lat, squeeze, reach) AS (VALUES ",
             );
-            push_placeholders(&mut sql, chunk.len(), COLUMNS);
-            let f = chunk.len() * COLUMNS;
-            sql.push_str(&format!(
+            let mut p = Placeholders::for_tx(self);
+            p.rows(&mut sql, chunk.len(), COLUMNS);
+            p.fill(
+                &mut sql,
                 ") SELECT p.k, (SELECT c.number FROM case_record c \
                  WHERE c.scope_code = p.scope_code AND c.category_id = p.category_id \
-                 AND c.created_at >= p.since AND c.status NOT IN (${}, ${}, ${}) \
+                 AND c.created_at >= p.since AND c.status NOT IN (?, ?, ?) \
                  AND (p.lon IS NULL OR p.lat IS NULL OR c.lon IS NULL OR c.lat IS NULL \
                       OR (c.lon - p.lon) * p.squeeze * (c.lon - p.lon) * p.squeeze \
                          + (c.lat - p.lat) * (c.lat - p.lat) <= p.reach) \
                  ORDER BY c.created_at DESC LIMIT 1) FROM probe p",
-                f + 1,
-                f + 2,
-                f + 3
-            ));
+            );
             // Only placeholders are formatted in; the values are bound.
             let sql = sqlx::AssertSqlSafe(sql);
             let rows: Vec<(i64, Option<String>)> = on!(self, c => {
@@ -938,22 +936,17 @@ impl Tx {
              status, tier, follow_token_hash, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, \
              case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at) VALUES ",
         );
-        for (i, _) in rows.iter().enumerate() {
-            let b = i * 7;
+        let mut p = Placeholders::for_tx(self);
+        for i in 0..rows.len() {
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!(
-                "(${}, 'api', ${}, FALSE, 'bench', '', ${}, ${}, ${}, ${}, 'micro_grid', '-', 'handle', 'working_days', \
-                 ${b8}, ${b8}, ${b8} + 259200000, 'working_days', ${b8} + 345600000, ${b8} + 432000000, FALSE, 1, ${b8}, ${b8})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b8 = b + 7
-            ));
+            // The creation time goes into eight columns, the clocks derived from it.
+            p.fill(
+                &mut sql,
+                "(?, 'api', ?, FALSE, 'bench', '', ?, ?, ?, ?, 'micro_grid', '-', 'handle', 'working_days', \
+                 ?, ?, ? + 259200000, 'working_days', ? + 345600000, ? + 432000000, FALSE, 1, ?, ?)",
+            );
         }
         let sql = sqlx::AssertSqlSafe(sql);
         on!(self, c => {
@@ -965,8 +958,10 @@ impl Tx {
                     .bind(*lon)
                     .bind(*lat)
                     .bind(*micro)
-                    .bind(*status)
-                    .bind(*created);
+                    .bind(*status);
+                for _ in 0..8 {
+                    q = q.bind(*created);
+                }
             }
             q.execute(&mut *c).await?.rows_affected()
         });
@@ -1085,20 +1080,7 @@ impl Tx {
             let mut sql = String::from(
                 "INSERT INTO case_intake_daily (day, scope_code, channel, category_id, reported) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let p = i * 5;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                ));
-            }
+            Placeholders::for_tx(self).rows(&mut sql, chunk.len(), 5);
             sql.push_str(
                 " ON CONFLICT (scope_code, day, channel, category_id) \
                  DO UPDATE SET reported = case_intake_daily.reported + excluded.reported",
@@ -1182,18 +1164,56 @@ const EXACT_ROWS: usize = 16;
 /// Prepared statements each connection keeps: the multi-row statements' shapes and the rest.
 pub(crate) const STATEMENT_CACHE: usize = 500;
 
-/// `($1, $2, …), (…)`: `rows` tuples of `columns` numbered placeholders.
-pub(crate) fn push_placeholders(sql: &mut String, rows: usize, columns: usize) {
-    for i in 0..rows {
-        sql.push_str(if i > 0 { ", (" } else { "(" });
-        for k in 1..=columns {
-            if k > 1 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(i * columns + k).to_string());
+/// Placeholders for a statement built at run time: `$1, $2, …` on PostgreSQL, `?` on SQLite.
+/// sqlx binds a SQLite statement's numbered parameters by looking each name up in a list as
+/// long as the statement's, so a statement of many rows spent milliseconds binding; anonymous
+/// ones are bound in the order they appear.
+pub(crate) struct Placeholders {
+    numbered: bool,
+    n: usize,
+}
+
+impl Placeholders {
+    pub(crate) fn for_tx(tx: &Tx) -> Self {
+        Placeholders {
+            numbered: matches!(tx, Tx::Postgres(_)),
+            n: 0,
         }
-        sql.push(')');
+    }
+
+    /// The next placeholder.
+    pub(crate) fn push(&mut self, sql: &mut String) {
+        self.n += 1;
+        if self.numbered {
+            sql.push('$');
+            sql.push_str(&self.n.to_string());
+        } else {
+            sql.push('?');
+        }
+    }
+
+    /// `template` with each `?` in it a placeholder.
+    pub(crate) fn fill(&mut self, sql: &mut String, template: &str) {
+        let mut parts = template.split('?');
+        sql.push_str(parts.next().unwrap_or_default());
+        for part in parts {
+            self.push(sql);
+            sql.push_str(part);
+        }
+    }
+
+    /// `(…), (…)`: `rows` tuples of `columns` placeholders.
+    pub(crate) fn rows(&mut self, sql: &mut String, rows: usize, columns: usize) {
+        for i in 0..rows {
+            sql.push_str(if i > 0 { ", (" } else { "(" });
+            for k in 0..columns {
+                if k > 0 {
+                    sql.push_str(", ");
+                }
+                self.push(sql);
+            }
+            sql.push(')');
+        }
     }
 }
 
@@ -1231,9 +1251,22 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_number_every_value_once() {
-        let mut sql = String::new();
-        push_placeholders(&mut sql, 2, 3);
-        assert_eq!(sql, "($1, $2, $3), ($4, $5, $6)");
+    fn placeholders_are_numbered_on_postgres_and_anonymous_on_sqlite() {
+        for (numbered, rows, filled) in [
+            (
+                true,
+                "($1, $2, $3), ($4, $5, $6)",
+                "x = $7 AND y IN ($8, 'a')",
+            ),
+            (false, "(?, ?, ?), (?, ?, ?)", "x = ? AND y IN (?, 'a')"),
+        ] {
+            let mut p = Placeholders { numbered, n: 0 };
+            let mut sql = String::new();
+            p.rows(&mut sql, 2, 3);
+            assert_eq!(sql, rows);
+            sql.clear();
+            p.fill(&mut sql, "x = ? AND y IN (?, 'a')");
+            assert_eq!(sql, filled);
+        }
     }
 }

@@ -93,7 +93,7 @@ impl Tx {
             let mut sql = String::from(
                 "INSERT INTO notification (account_id, case_id, kind, title, body, created_at) VALUES ",
             );
-            crate::cases::push_placeholders(&mut sql, chunk.len(), COLUMNS);
+            crate::cases::Placeholders::for_tx(self).rows(&mut sql, chunk.len(), COLUMNS);
             // Only placeholders are formatted in; the values are bound.
             let sql = sqlx::AssertSqlSafe(sql);
             on!(self, c => {
