@@ -941,7 +941,7 @@ impl Tx {
             if i > 0 {
                 sql.push_str(", ");
             }
-            // The creation time goes into eight columns, the clocks derived from it.
+            // The creation time goes into seven columns, the clocks derived from it.
             p.fill(
                 &mut sql,
                 "(?, 'api', ?, FALSE, 'bench', '', ?, ?, ?, ?, 'micro_grid', '-', 'handle', 'working_days', \
@@ -959,7 +959,7 @@ impl Tx {
                     .bind(*lat)
                     .bind(*micro)
                     .bind(*status);
-                for _ in 0..8 {
+                for _ in 0..7 {
                     q = q.bind(*created);
                 }
             }

@@ -14,9 +14,10 @@ pub struct IntakeArgs {
     /// Cases reported over HTTP per engine.
     #[arg(long, default_value_t = 5_000)]
     cases: usize,
-    /// Clients sending at once.
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    /// Clients sending at once, one round of measurements for each number given: with few the
+    /// figure is bound by each report's latency (clients ÷ latency), with more by the server.
+    #[arg(long, value_delimiter = ',', default_value = "16,64", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    concurrency: Vec<u16>,
     /// Cases the generator puts in the database before the list measurements (the spec's
     /// figure is 10,000,000; that takes a while).
     #[arg(long, default_value_t = 1_000_000)]
@@ -271,31 +272,33 @@ async fn run_engine(a: &IntakeArgs, url: &str, label: &str) -> Result<(), String
         },
     );
     // Warm up, then three rounds each; the medians are reported.
-    load(addr, 500, a.concurrency, empty.clone()).await?;
-    load(addr, 200, a.concurrency, intake.clone()).await?;
-    let (mut base, mut cases) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        base.push(load(addr, a.cases * 2, a.concurrency, empty.clone()).await?);
-        cases.push(load(addr, a.cases, a.concurrency, intake.clone()).await?);
+    load(addr, 500, 16, empty.clone()).await?;
+    load(addr, 200, 16, intake.clone()).await?;
+    for clients in a.concurrency.iter().map(|c| usize::from(*c)) {
+        let (mut base, mut cases) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            base.push(load(addr, a.cases * 2, clients, empty.clone()).await?);
+            cases.push(load(addr, a.cases, clients, intake.clone()).await?);
+        }
+        let mid = |v: &mut Vec<Load>| {
+            v.sort_by(|x, y| x.per_second.total_cmp(&y.per_second));
+            v.swap_remove(1)
+        };
+        let (b, c) = (mid(&mut base), mid(&mut cases));
+        println!("{label}: intake over HTTP, {clients} clients");
+        println!(
+            "  empty endpoint   {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
+            b.per_second, b.p50_ms, b.p99_ms
+        );
+        println!(
+            "  case intake      {:>9.0} cases/s p50 {:>6.2} ms   p99 {:>6.2} ms   {:.0} % of the empty endpoint, {} failed",
+            c.per_second,
+            c.p50_ms,
+            c.p99_ms,
+            100.0 * c.per_second / b.per_second,
+            c.failures
+        );
     }
-    let mid = |v: &mut Vec<Load>| {
-        v.sort_by(|x, y| x.per_second.total_cmp(&y.per_second));
-        v.swap_remove(1)
-    };
-    let (b, c) = (mid(&mut base), mid(&mut cases));
-    println!("{label}: intake over HTTP, {} clients", a.concurrency);
-    println!(
-        "  empty endpoint   {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
-        b.per_second, b.p50_ms, b.p99_ms
-    );
-    println!(
-        "  case intake      {:>9.0} cases/s p50 {:>6.2} ms   p99 {:>6.2} ms   {:.0} % of the empty endpoint, {} failed",
-        c.per_second,
-        c.p50_ms,
-        c.p99_ms,
-        100.0 * c.per_second / b.per_second,
-        c.failures
-    );
 
     if a.list_cases > 0 {
         let took = fill(&app, &points, a.list_cases).await?;

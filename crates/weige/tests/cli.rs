@@ -334,3 +334,46 @@ async fn a_kill_9_under_load_loses_no_acknowledged_report() {
         .status();
     let _ = server.wait();
 }
+
+/// The intake benchmark runs end to end, small: every report and list answered, one block of
+/// figures per number of clients. (What it measures is not asserted: tests never time.)
+#[test]
+fn the_intake_benchmark_runs_small_and_refuses_nonsense() {
+    // On PostgreSQL as well when the tests run there (in a scratch database it drops).
+    let postgres = std::env::var("WEIGE_TEST_DATABASE")
+        .ok()
+        .filter(|u| u.starts_with("postgres"));
+    let engines = if postgres.is_some() { 2 } else { 1 };
+    let o = Command::new(env!("CARGO_BIN_EXE_weige"))
+        .args(["bench", "intake", "--cases", "40"])
+        .args(["--list-cases", "300", "--concurrency", "2,5"])
+        .args(match &postgres {
+            Some(url) => vec!["--postgres", url.as_str()],
+            None => vec!["--no-postgres"],
+        })
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(
+        out.matches("intake over HTTP, 2 clients").count(),
+        engines,
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("intake over HTTP, 5 clients").count(),
+        engines,
+        "{out}"
+    );
+    assert_eq!(out.matches(", 0 failed").count(), 2 * engines, "{out}");
+    assert_eq!(out.matches("  list: ").count(), 5 * engines, "{out}");
+    assert!(!out.contains("(failed)"), "{out}");
+
+    let zero = Command::new(env!("CARGO_BIN_EXE_weige"))
+        .args(["bench", "intake", "--no-postgres", "--concurrency", "0"])
+        .output()
+        .unwrap();
+    assert!(!zero.status.success());
+    assert!(stderr(&zero).contains("--concurrency"), "{}", stderr(&zero));
+}
