@@ -405,27 +405,19 @@ impl Tx {
     ) -> Result<Vec<i64>> {
         const COLUMNS: usize = 29;
         let mut ids = Vec::with_capacity(cases.len());
-        let mut rest = cases;
-        while !rest.is_empty() {
-            let (chunk, more) = rest.split_at(rows_per_statement(rest.len(), COLUMNS));
-            rest = more;
+        for chunk in statement_chunks(cases, COLUMNS) {
             let mut sql = String::from(
                 "INSERT INTO case_record (number, channel, category_id, need_type, urgent, description, address, lon, lat, scope_code, \
                  status, tier, reporter_name, reporter_phone_enc, reporter_last4_hash, reporter_phone_masked, reporter_account_id, \
                  follow_token_hash, case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, \
                  holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, reporter_phone_hash) VALUES ",
             );
-            let mut p = Placeholders::for_tx(self);
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                p.fill(
-                    &mut sql,
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, 1, \
+            Placeholders::for_tx(self).repeat(
+                &mut sql,
+                chunk.len(),
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, 1, \
                      ?, ?, ?, ?, 'accept', ?, ?, ?, ?, ?)",
-                );
-            }
+            );
             sql.push_str(" RETURNING id, number");
             let mut sealed = Vec::with_capacity(chunk.len());
             for (_, n) in chunk {
@@ -579,10 +571,7 @@ impl Tx {
     pub async fn insert_case_events(&mut self, events: &[NewCaseEvent<'_>]) -> Result<Vec<i64>> {
         const COLUMNS: usize = 9;
         let mut ids = Vec::with_capacity(events.len());
-        let mut rest = events;
-        while !rest.is_empty() {
-            let (chunk, more) = rest.split_at(rows_per_statement(rest.len(), COLUMNS));
-            rest = more;
+        for chunk in statement_chunks(events, COLUMNS) {
             let mut sql = String::from(
                 "INSERT INTO case_event (case_id, at, actor_id, actor_name, action, from_status, to_status, reason, detail) VALUES ",
             );
@@ -732,10 +721,7 @@ impl Tx {
     ) -> Result<Vec<Option<String>>> {
         const COLUMNS: usize = 8;
         let mut found = Vec::with_capacity(probes.len());
-        let mut rest = probes;
-        while !rest.is_empty() {
-            let (chunk, more) = rest.split_at(rows_per_statement(rest.len(), COLUMNS));
-            rest = more;
+        for chunk in statement_chunks(probes, COLUMNS) {
             let mut sql = String::from(
                 "WITH probe (k, scope_code, category_id, since, lon, lat, squeeze, reach) AS (VALUES ",
             );
@@ -936,18 +922,13 @@ impl Tx {
              status, tier, follow_token_hash, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, \
              case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at) VALUES ",
         );
-        let mut p = Placeholders::for_tx(self);
-        for i in 0..rows.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            // The creation time goes into seven columns, the clocks derived from it.
-            p.fill(
-                &mut sql,
-                "(?, 'api', ?, FALSE, 'bench', '', ?, ?, ?, ?, 'micro_grid', '-', 'handle', 'working_days', \
+        // The creation time goes into seven columns, the clocks derived from it.
+        Placeholders::for_tx(self).repeat(
+            &mut sql,
+            rows.len(),
+            "(?, 'api', ?, FALSE, 'bench', '', ?, ?, ?, ?, 'micro_grid', '-', 'handle', 'working_days', \
                  ?, ?, ? + 259200000, 'working_days', ? + 345600000, ? + 432000000, FALSE, 1, ?, ?)",
-            );
-        }
+        );
         let sql = sqlx::AssertSqlSafe(sql);
         on!(self, c => {
             let mut q = sqlx::query(sql);
@@ -1073,10 +1054,7 @@ impl Tx {
         &mut self,
         counts: &[(String, String, String, i64, i64)],
     ) -> Result<()> {
-        let mut rest = counts;
-        while !rest.is_empty() {
-            let (chunk, more) = rest.split_at(rows_per_statement(rest.len(), 5));
-            rest = more;
+        for chunk in statement_chunks(counts, 5) {
             let mut sql = String::from(
                 "INSERT INTO case_intake_daily (day, scope_code, channel, category_id, reported) VALUES ",
             );
@@ -1158,6 +1136,19 @@ pub(crate) fn rows_per_statement(remaining: usize, columns: usize) -> usize {
     }
 }
 
+/// `items` in the chunks [`rows_per_statement`] cuts, a statement each.
+pub(crate) fn statement_chunks<T>(items: &[T], columns: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (chunk, more) = rest.split_at(rows_per_statement(rest.len(), columns));
+        rest = more;
+        Some(chunk)
+    })
+}
+
 /// Up to this many rows go into one statement as they are.
 const EXACT_ROWS: usize = 16;
 
@@ -1202,6 +1193,17 @@ impl Placeholders {
         }
     }
 
+    /// `template, template, …`, `rows` times, each `?` a placeholder: the rows of a multi-row
+    /// statement.
+    pub(crate) fn repeat(&mut self, sql: &mut String, rows: usize, template: &str) {
+        for i in 0..rows {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            self.fill(sql, template);
+        }
+    }
+
     /// `(…), (…)`: `rows` tuples of `columns` placeholders.
     pub(crate) fn rows(&mut self, sql: &mut String, rows: usize, columns: usize) {
         for i in 0..rows {
@@ -1223,14 +1225,11 @@ mod tests {
 
     #[test]
     fn a_batch_is_split_into_few_statement_shapes() {
-        let split = |mut n: usize, columns: usize| {
-            let mut chunks = Vec::new();
-            while n > 0 {
-                let k = rows_per_statement(n, columns);
-                chunks.push(k);
-                n -= k;
-            }
-            chunks
+        let split = |n: usize, columns: usize| {
+            let items = vec![(); n];
+            statement_chunks(&items, columns)
+                .map(<[()]>::len)
+                .collect::<Vec<_>>()
         };
         assert_eq!(split(1, 27), [1]);
         assert_eq!(split(13, 27), [13]);
@@ -1252,13 +1251,19 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_on_postgres_and_anonymous_on_sqlite() {
-        for (numbered, rows, filled) in [
+        for (numbered, rows, filled, repeated) in [
             (
                 true,
                 "($1, $2, $3), ($4, $5, $6)",
                 "x = $7 AND y IN ($8, 'a')",
+                "($9, 1), ($10, 1)",
             ),
-            (false, "(?, ?, ?), (?, ?, ?)", "x = ? AND y IN (?, 'a')"),
+            (
+                false,
+                "(?, ?, ?), (?, ?, ?)",
+                "x = ? AND y IN (?, 'a')",
+                "(?, 1), (?, 1)",
+            ),
         ] {
             let mut p = Placeholders { numbered, n: 0 };
             let mut sql = String::new();
@@ -1267,6 +1272,9 @@ mod tests {
             sql.clear();
             p.fill(&mut sql, "x = ? AND y IN (?, 'a')");
             assert_eq!(sql, filled);
+            sql.clear();
+            p.repeat(&mut sql, 2, "(?, 1)");
+            assert_eq!(sql, repeated);
         }
     }
 }

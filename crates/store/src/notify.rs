@@ -85,11 +85,7 @@ impl Tx {
     /// Puts notifications in their owners' inboxes, a statement per chunk.
     pub async fn insert_notifications(&mut self, all: &[NewNotification<'_>]) -> Result<()> {
         const COLUMNS: usize = 6;
-        let mut rest = all;
-        while !rest.is_empty() {
-            let (chunk, more) =
-                rest.split_at(crate::cases::rows_per_statement(rest.len(), COLUMNS));
-            rest = more;
+        for chunk in crate::cases::statement_chunks(all, COLUMNS) {
             let mut sql = String::from(
                 "INSERT INTO notification (account_id, case_id, kind, title, body, created_at) VALUES ",
             );
