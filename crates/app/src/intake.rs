@@ -149,6 +149,40 @@ impl App {
         }
     }
 
+    /// For each report, the number of an open case of its category near it: one statement for
+    /// the cases in the database, then the batch's own earlier reports, which are newer.
+    async fn duplicates(
+        &self,
+        tx: &mut Tx,
+        reports: &[PendingReport],
+        numbers: &[String],
+    ) -> Result<Vec<Option<String>>> {
+        let probes: Vec<DuplicateProbe<'_>> = reports
+            .iter()
+            .map(|r| DuplicateProbe {
+                scope_code: &r.case.scope_code,
+                category_id: r.case.category_id,
+                since: r.duplicate_since,
+                pin: r.case.lon.zip(r.case.lat),
+                metres: self.settings.duplicate_metres,
+            })
+            .collect();
+        let mut found = tx
+            .open_cases_near(&probes, Status::FINAL.map(Status::as_str))
+            .await?;
+        for (j, probe) in probes.iter().enumerate() {
+            let earlier = probes[..j].iter().rposition(|p| {
+                p.scope_code == probe.scope_code
+                    && p.category_id == probe.category_id
+                    && probe.near(p.pin)
+            });
+            if let Some(i) = earlier {
+                found[j] = numbers.get(i).cloned();
+            }
+        }
+        Ok(found)
+    }
+
     /// Writes reports in the caller's transaction: numbers drawn once per street and year,
     /// then each case, its first history entry, photos, the holder's notification and the
     /// webhook events.
@@ -207,43 +241,19 @@ impl App {
             .zip(reports)
             .map(|(number, r)| (number.as_str(), &r.case))
             .collect();
-        // The duplicate check, in the batch's transaction: one statement for the open cases in
-        // the database, then the batch's own earlier reports, which are newer than those.
-        let probes: Vec<DuplicateProbe<'_>> = reports
-            .iter()
-            .map(|r| DuplicateProbe {
-                scope_code: &r.case.scope_code,
-                category_id: r.case.category_id,
-                since: r.duplicate_since,
-                pin: r.case.lon.zip(r.case.lat),
-                metres: self.settings.duplicate_metres,
-            })
-            .collect();
-        let mut duplicates = tx
-            .open_cases_near(&probes, Status::FINAL.map(Status::as_str))
-            .await?;
-        for (j, probe) in probes.iter().enumerate() {
-            let earlier = probes[..j].iter().rposition(|p| {
-                p.scope_code == probe.scope_code
-                    && p.category_id == probe.category_id
-                    && probe.near(p.pin)
-            });
-            if let Some(i) = earlier {
-                duplicates[j] = Some(numbers[i].clone());
-            }
-        }
+        let duplicates = self.duplicates(tx, reports, &numbers).await?;
         let ids = tx.insert_cases(&cases, &cipher).await?;
         let details: Vec<String> = reports
             .iter()
             .map(|r| {
                 let c = &r.case;
-                let mut detail = serde_json::Map::new();
-                detail.insert("channel".into(), c.channel.clone().into());
-                detail.insert("category".into(), r.category_code.clone().into());
-                detail.insert("tier".into(), c.tier.into());
-                detail.insert("photos".into(), r.photos.len().into());
-                detail.extend(r.extra.clone());
-                serde_json::Value::Object(detail).to_string()
+                let mut detail = serde_json::json!({
+                    "channel": c.channel, "category": r.category_code, "tier": c.tier, "photos": r.photos.len(),
+                });
+                if let Some(d) = detail.as_object_mut() {
+                    d.extend(r.extra.clone());
+                }
+                detail.to_string()
             })
             .collect();
         let events: Vec<NewCaseEvent<'_>> = reports

@@ -384,18 +384,6 @@ impl Tx {
         Ok(n)
     }
 
-    pub async fn insert_case(
-        &mut self,
-        number: &str,
-        n: &NewCase,
-        cipher: &FieldCipher,
-    ) -> Result<i64> {
-        let ids = self.insert_cases(&[(number, n)], cipher).await?;
-        ids.first()
-            .copied()
-            .ok_or_else(|| crate::StoreError::Internal("case not inserted".into()))
-    }
-
     /// Inserts new cases, a statement per [`rows_per_statement`] chunk; their ids in the order
     /// given. (A statement of many rows is one round trip to the database instead of many.)
     pub async fn insert_cases(
