@@ -1,7 +1,9 @@
 //! Group commit for case intake. A report is prepared outside any transaction (validated,
-//! routed, its clocks computed, its photos stored); what it writes waits in a queue, and
-//! whichever report gets the write lock writes every report queued by then in one transaction,
-//! with one draw of case numbers. Each report is still all or nothing: when the shared
+//! routed, its clocks computed, its photos stored); what it writes waits in a queue. One writer
+//! task at a time, started by the report that finds none running, writes every report queued by
+//! then in one transaction, with one draw of case numbers, and goes on until the queue is empty.
+//! The reports only wait for their answers: none waits for a turn at a lock that another
+//! report's batch has already served. Each report is still all or nothing: when the shared
 //! transaction fails, the reports in it are written again one transaction each, so that one bad
 //! report cannot take the others with it.
 //!
@@ -66,45 +68,74 @@ pub(crate) struct Written {
 
 type Waiting = (PendingReport, oneshot::Sender<Result<Written>>);
 
-/// The reports waiting to be written, and the lock whoever writes them holds.
+/// The reports waiting to be written, whether a writer is on its way to them, and the lock the
+/// writer holds while it writes.
 #[derive(Debug, Default)]
 pub(crate) struct IntakeQueue {
-    waiting: Mutex<Vec<Waiting>>,
+    waiting: Mutex<Queue>,
     writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    reports: Vec<Waiting>,
+    /// A writer task runs and will take what is queued; set and cleared under the queue's lock,
+    /// so a report is never queued without one.
+    writing: bool,
 }
 
 /// The most reports one transaction takes; the rest wait for the next.
 const MAX_BATCH: usize = 256;
 
+/// Clears `writing` when the writer task panics: the next report then starts another.
+struct Writing(App);
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Ok(mut q) = self.0.intake.waiting.lock()
+        {
+            q.writing = false;
+        }
+    }
+}
+
 impl App {
     /// Writes one prepared report, together with the others waiting at the same moment.
     pub(crate) async fn write_report(&self, report: PendingReport) -> Result<Written> {
         let (done, answer) = oneshot::channel();
-        self.intake
-            .waiting
-            .lock()
-            .map_err(|_| AppError::Internal("intake queue poisoned".into()))?
-            .push((report, done));
-        let app = self.clone();
-        // Detached: it holds the lock, takes what is queued (perhaps nothing: an earlier
-        // writer may have written this report already) and answers every report it took.
-        let writer = tokio::spawn(async move {
-            let _turn = app.intake.writer.clone().lock_owned().await;
-            loop {
-                let batch: Vec<Waiting> = match app.intake.waiting.lock() {
-                    Ok(mut w) => {
-                        let n = w.len().min(MAX_BATCH);
-                        w.drain(..n).collect()
-                    }
-                    Err(_) => return,
-                };
-                if batch.is_empty() {
-                    return;
+        let start = {
+            let mut q = self
+                .intake
+                .waiting
+                .lock()
+                .map_err(|_| AppError::Internal("intake queue poisoned".into()))?;
+            q.reports.push((report, done));
+            !std::mem::replace(&mut q.writing, true)
+        };
+        if start {
+            // One writer at a time, detached so that a client hanging up cannot cancel it: it
+            // writes what is queued, batch after batch, until the queue is empty.
+            let app = self.clone();
+            tokio::spawn(async move {
+                let _turn = app.intake.writer.clone().lock_owned().await;
+                let writing = Writing(app);
+                loop {
+                    let batch: Vec<Waiting> = match writing.0.intake.waiting.lock() {
+                        Ok(mut q) if q.reports.is_empty() => {
+                            q.writing = false;
+                            return;
+                        }
+                        Ok(mut q) => {
+                            let n = q.reports.len().min(MAX_BATCH);
+                            q.reports.drain(..n).collect()
+                        }
+                        Err(_) => return,
+                    };
+                    writing.0.write_batch(batch).await;
                 }
-                app.write_batch(batch).await;
-            }
-        });
-        let _ = writer.await;
+            });
+        }
         answer
             .await
             .map_err(|_| AppError::Internal("the intake writer stopped".into()))?
@@ -405,7 +436,7 @@ mod tests {
     ) -> Vec<T> {
         let lock = app.intake.writer.clone().lock_owned().await;
         let tasks: Vec<_> = (0..n).map(start).collect();
-        while app.intake.waiting.lock().unwrap().len() < n {
+        while app.intake.waiting.lock().unwrap().reports.len() < n {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
         drop(lock);
@@ -465,6 +496,54 @@ mod tests {
         }
         expected.sort();
         assert_eq!(told, expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reports_arriving_while_the_writer_runs_are_all_written_once() {
+        let (app, _db) = app().await;
+        // Waves of reports, each wave started while the one before is still being written:
+        // every report is answered, with a number of its own, and the writer stops at the end.
+        let mut tasks = Vec::new();
+        for wave in 0..6 {
+            for i in 0..25 {
+                let app = app.clone();
+                tasks.push(tokio::spawn(async move {
+                    app.report_case(&Ctx::cli(), &input(wave * 25 + i), Vec::new())
+                        .await
+                }));
+            }
+            tokio::task::yield_now().await;
+        }
+        let mut numbers = Vec::new();
+        for t in tasks {
+            let answered = tokio::time::timeout(std::time::Duration::from_secs(60), t).await;
+            numbers.push(
+                answered
+                    .expect("a report was lost")
+                    .unwrap()
+                    .unwrap()
+                    .number,
+            );
+        }
+        numbers.sort();
+        numbers.dedup();
+        assert_eq!(numbers.len(), 150);
+        let year = domain::calendar::Day::of(crate::now()).ymd().0;
+        assert_eq!(numbers[0], format!("510115001-{year}-000001"));
+        assert_eq!(numbers[149], format!("510115001-{year}-000150"));
+        // The last answer goes out just before the writer finds the queue empty.
+        let mut idle = false;
+        for _ in 0..500 {
+            idle = {
+                let q = app.intake.waiting.lock().unwrap();
+                q.reports.is_empty() && !q.writing
+            };
+            if idle {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(idle, "the writer has stopped");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
