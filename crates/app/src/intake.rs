@@ -13,7 +13,7 @@
 use crate::{App, AppError, Result};
 use domain::case::Status;
 use std::sync::{Arc, Mutex};
-use store::{DuplicateProbe, NewCase, NewCaseEvent, NewNotification, Tx};
+use store::{DuplicateProbe, HeldWriter, NewCase, NewCaseEvent, NewNotification, StoreError, Tx};
 
 use tokio::sync::oneshot;
 
@@ -87,6 +87,10 @@ struct Queue {
 /// The most reports one transaction takes; the rest wait for the next.
 const MAX_BATCH: usize = 256;
 
+/// How long the writer keeps the writing connection through a stream of batches before it
+/// hands it back to the pool, where other writers wait their turn in order.
+const HAND_BACK_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Clears `writing` when the writer task panics: the next report then starts another.
 struct Writing(App);
 
@@ -120,6 +124,7 @@ impl App {
             tokio::spawn(async move {
                 let _turn = app.intake.writer.clone().lock_owned().await;
                 let writing = Writing(app);
+                let mut held = None;
                 loop {
                     let batch: Vec<Waiting> = match writing.0.intake.waiting.lock() {
                         Ok(mut q) if q.reports.is_empty() => {
@@ -132,7 +137,7 @@ impl App {
                         }
                         Err(_) => return,
                     };
-                    writing.0.write_batch(batch).await;
+                    held = writing.0.write_batch(batch, held).await;
                 }
             });
         }
@@ -141,16 +146,29 @@ impl App {
             .map_err(|_| AppError::Internal("the intake writer stopped".into()))?
     }
 
-    async fn write_batch(&self, batch: Vec<Waiting>) {
+    /// Writes a batch on the writing connection the writer keeps (taking one if it has none)
+    /// and answers each report; gives the connection back for the next batch unless it has
+    /// been kept for [`HAND_BACK_AFTER`] or was left unusable.
+    async fn write_batch(
+        &self,
+        batch: Vec<Waiting>,
+        held: Option<HeldWriter>,
+    ) -> Option<HeldWriter> {
         let (reports, answers): (Vec<PendingReport>, Vec<_>) = batch.into_iter().unzip();
-        let written = async {
-            let mut tx = self.store.write().await?;
-            let written = self.write_reports(&mut tx, &reports).await?;
-            tx.commit().await?;
-            Ok::<_, AppError>(written)
-        }
-        .await;
-        match written {
+        let mut held = match held {
+            Some(h) => h,
+            None => match self.store.hold_writer().await {
+                Ok(h) => h,
+                Err(e) => {
+                    let e = e.to_string();
+                    for answer in answers {
+                        let _ = answer.send(Err(StoreError::Unavailable(e.clone()).into()));
+                    }
+                    return None;
+                }
+            },
+        };
+        match self.write_in(&mut held, &reports).await {
             Ok(written) => {
                 for (answer, w) in answers.into_iter().zip(written) {
                     let _ = answer.send(Ok(w));
@@ -164,18 +182,39 @@ impl App {
             Err(_) => {
                 // One of them is bad (or the database is): each on its own, each its answer.
                 for (report, answer) in reports.into_iter().zip(answers) {
-                    let one = async {
-                        let mut tx = self.store.write().await?;
-                        let mut w = self
-                            .write_reports(&mut tx, std::slice::from_ref(&report))
-                            .await?;
-                        tx.commit().await?;
-                        w.pop()
-                            .ok_or_else(|| AppError::Internal("report not written".into()))
-                    }
-                    .await;
+                    let one = self
+                        .write_in(&mut held, std::slice::from_ref(&report))
+                        .await
+                        .and_then(|mut w| {
+                            w.pop()
+                                .ok_or_else(|| AppError::Internal("report not written".into()))
+                        });
                     let _ = answer.send(one);
                 }
+            }
+        }
+        (!held.is_open() && held.held_for() < HAND_BACK_AFTER).then_some(held)
+    }
+
+    /// Writes reports in one transaction on the kept connection: committed when all went
+    /// well, rolled back otherwise.
+    async fn write_in(
+        &self,
+        held: &mut HeldWriter,
+        reports: &[PendingReport],
+    ) -> Result<Vec<Written>> {
+        let tx = held.begin().await?;
+        let written = self.write_reports(tx, reports).await;
+        let ended = match &written {
+            Ok(_) => held.commit().await,
+            Err(_) => held.rollback().await,
+        };
+        match (written, ended) {
+            (Ok(w), Ok(())) => Ok(w),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => {
+                let _ = held.rollback().await;
+                Err(e.into())
             }
         }
     }

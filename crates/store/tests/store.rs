@@ -101,6 +101,43 @@ async fn a_rolled_back_transaction_leaves_nothing_behind() {
 }
 
 #[tokio::test]
+async fn a_kept_writer_commits_rolls_back_and_never_hands_on_an_open_transaction() {
+    let db = testing::fresh().await;
+    let scope = street(&db.store).await;
+    let mut held = db.store.hold_writer().await.unwrap();
+    // Transactions in a row on one connection: the first kept, the second undone.
+    let tx = held.begin().await.unwrap();
+    tx.insert_account(&account("kept", scope)).await.unwrap();
+    held.commit().await.unwrap();
+    let tx = held.begin().await.unwrap();
+    tx.insert_account(&account("undone", scope)).await.unwrap();
+    held.rollback().await.unwrap();
+    assert!(!held.is_open());
+    assert!(matches!(held.commit().await, Err(StoreError::Internal(_))));
+    // Dropped halfway through a transaction: the connection is closed, not handed on, so
+    // the next writer neither sees nor continues the half-written one.
+    let tx = held.begin().await.unwrap();
+    tx.insert_account(&account("half.written", scope))
+        .await
+        .unwrap();
+    assert!(held.is_open());
+    drop(held);
+    let mut tx = db.store.write().await.unwrap();
+    tx.insert_account(&account("after", scope)).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.store.read().await.unwrap();
+    for (name, there) in [
+        ("kept", true),
+        ("undone", false),
+        ("half.written", false),
+        ("after", true),
+    ] {
+        let found = tx.account_by_username(name).await.unwrap();
+        assert_eq!(found.is_some(), there, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn accounts_grants_and_sessions_round_trip() {
     let db = testing::fresh().await;
     let street_id = street(&db.store).await;
