@@ -39,6 +39,21 @@ struct Load {
     p50_ms: f64,
     p99_ms: f64,
     failures: usize,
+    /// The whole process's CPU time per request (server and load generator together), where
+    /// the system tells it.
+    cpu_us: Option<f64>,
+}
+
+/// The CPU time this process has used so far (user and system, all threads): fields 14 and 15
+/// of `/proc/self/stat`, in the kernel's clock ticks (USER_HZ, 100 a second on Linux). `None`
+/// where there is no such file.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after it follow its ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -56,6 +71,7 @@ async fn load(
     request: Arc<dyn Fn(usize) -> hyper::Request<Full<Bytes>> + Send + Sync>,
 ) -> Result<Load, String> {
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
@@ -99,12 +115,16 @@ async fn load(
         failures += f;
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu_us = cpu_before
+        .zip(process_cpu())
+        .map(|(before, after)| (after.saturating_sub(before)).as_secs_f64() * 1e6 / n as f64);
     all.sort_by(f64::total_cmp);
     Ok(Load {
         per_second: n as f64 / secs,
         p50_ms: percentile(&all, 0.5),
         p99_ms: percentile(&all, 0.99),
         failures,
+        cpu_us,
     })
 }
 
@@ -298,6 +318,18 @@ async fn run_engine(a: &IntakeArgs, url: &str, label: &str) -> Result<(), String
             100.0 * c.per_second / b.per_second,
             c.failures
         );
+        if let (Some(e), Some(i)) = (b.cpu_us, c.cpu_us) {
+            // Where both rounds keep the CPU busy, their throughputs stand as their CPU costs;
+            // a database server in a process of its own is not counted.
+            let whose = match app.store.engine() {
+                store::Engine::Sqlite => "server and load generator",
+                store::Engine::Postgres => "server and load generator, not PostgreSQL's",
+            };
+            println!(
+                "  CPU per request  empty {e:.0} us, intake {i:.0} us ({whose}): the CPU allows intake {:.0} % of the empty endpoint",
+                100.0 * e / i
+            );
+        }
     }
 
     if a.list_cases > 0 {

@@ -367,6 +367,12 @@ fn the_intake_benchmark_runs_small_and_refuses_nonsense() {
         "{out}"
     );
     assert_eq!(out.matches(", 0 failed").count(), 2 * engines, "{out}");
+    // Linux tells the process's CPU time, so each round says what the CPU allows.
+    assert_eq!(
+        out.matches("  CPU per request  empty ").count(),
+        2 * engines,
+        "{out}"
+    );
     assert_eq!(out.matches("  list: ").count(), 5 * engines, "{out}");
     assert!(!out.contains("(failed)"), "{out}");
 
