@@ -655,6 +655,16 @@ impl App {
         } else {
             address
         };
+        let detail = {
+            let mut detail = serde_json::Map::new();
+            detail.insert("channel".into(), channel.as_str().into());
+            detail.insert("category".into(), category.code.as_str().into());
+            detail.insert("tier".into(), tier.as_str().into());
+            detail.insert("photos".into(), stored.len().into());
+            detail.extend(report_extra(media_url, answers));
+            detail.extend(more);
+            serde_json::Value::Object(detail).to_string()
+        };
         let written = self
             .write_report(crate::intake::PendingReport {
                 street: street.to_owned(),
@@ -687,11 +697,7 @@ impl App {
                 category_code: category.code.clone(),
                 actor_name: self.actor_label(ctx),
                 photos: stored,
-                extra: {
-                    let mut extra = report_extra(media_url, answers);
-                    extra.extend(more);
-                    extra
-                },
+                detail,
                 duplicate_since: Millis(now.0 - self.settings.duplicate_window_hours * 3_600_000),
                 link,
                 follow_token: token.clone(),

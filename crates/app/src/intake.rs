@@ -27,9 +27,10 @@ pub(crate) struct PendingReport {
     pub actor_name: String,
     /// Stored photos: file, type, size.
     pub photos: Vec<(String, &'static str, usize)>,
-    /// More for the report's history entry: media elsewhere, answers to the category's
-    /// questions, where a transfer or chat message came from.
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    /// The detail of the report's history entry (JSON), made before the report is queued:
+    /// channel, category, tier, photos, and more such as media elsewhere, answers to the
+    /// category's questions, where a transfer or chat message came from.
+    pub detail: String,
     /// Open cases of the category in the micro-grid reported since then are compared with it.
     pub duplicate_since: domain::Millis,
     /// What else the case is written with, in its transaction.
@@ -270,6 +271,7 @@ impl App {
             *n = last - *n + 1;
         }
         let webhooks = tx.webhooks().await?;
+        let announce = crate::notify::wanted_by_any(&webhooks, "case.reported");
         // The daily counts (statistics), added once per batch.
         let mut counts: std::collections::HashMap<(String, &str, &str, i64), i64> =
             Default::default();
@@ -313,24 +315,10 @@ impl App {
             .collect();
         let duplicates = self.duplicates(tx, reports, &numbers).await?;
         let ids = tx.insert_cases(&cases, &cipher).await?;
-        let details: Vec<String> = reports
-            .iter()
-            .map(|r| {
-                let c = &r.case;
-                let mut detail = serde_json::json!({
-                    "channel": c.channel, "category": r.category_code, "tier": c.tier, "photos": r.photos.len(),
-                });
-                if let Some(d) = detail.as_object_mut() {
-                    d.extend(r.extra.clone());
-                }
-                detail.to_string()
-            })
-            .collect();
         let events: Vec<NewCaseEvent<'_>> = reports
             .iter()
             .zip(&ids)
-            .zip(&details)
-            .map(|((r, id), detail)| NewCaseEvent {
+            .map(|(r, id)| NewCaseEvent {
                 case_id: *id,
                 at: r.case.now,
                 actor_id: r.case.reporter_account_id,
@@ -339,7 +327,7 @@ impl App {
                 from_status: None,
                 to_status: Status::Reported.as_str(),
                 reason: "",
-                detail,
+                detail: &r.detail,
             })
             .collect();
         let event_ids = tx.insert_case_events(&events).await?;
@@ -376,13 +364,15 @@ impl App {
                 tx.insert_case_photo(id, "before", file, mime, *bytes as i64, Some(event), c.now)
                     .await?;
             }
-            let payload = serde_json::json!({
-                "number": number, "category": r.category_code, "channel": c.channel,
-                "micro_grid": c.scope_code, "status": Status::Reported.as_str(),
-                "possible_duplicate_of": possible_duplicate_of,
-            });
-            self.emit_to(tx, &webhooks, "case.reported", &payload, c.now)
-                .await?;
+            if announce {
+                let payload = serde_json::json!({
+                    "number": number, "category": r.category_code, "channel": c.channel,
+                    "micro_grid": c.scope_code, "status": Status::Reported.as_str(),
+                    "possible_duplicate_of": possible_duplicate_of,
+                });
+                self.emit_to(tx, &webhooks, "case.reported", &payload, c.now)
+                    .await?;
+            }
             match &r.link {
                 None => {}
                 Some(Link::Transfer {
@@ -629,7 +619,7 @@ mod tests {
             category_code: "sg.sanitation".into(),
             actor_name: "测试".into(),
             photos: Vec::new(),
-            extra: serde_json::Map::new(),
+            detail: "{}".into(),
             link: None,
             follow_token: String::new(),
             duplicate_since: Millis(0),

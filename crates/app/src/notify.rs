@@ -99,6 +99,20 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (5_000i64.saturating_mul(1 << exp)).min(3_600_000)
 }
 
+/// Whether an active webhook asked for this event (by name, or all with `*`).
+fn wants(w: &store::WebhookRow, event: &str) -> bool {
+    w.active
+        && w.events
+            .split(',')
+            .map(str::trim)
+            .any(|e| e == "*" || e == event)
+}
+
+/// Whether any of the webhooks wants the event: where none does, its payload need not be built.
+pub(crate) fn wanted_by_any(webhooks: &[store::WebhookRow], event: &str) -> bool {
+    webhooks.iter().any(|w| wants(w, event))
+}
+
 impl App {
     /// Queues an event for every active webhook that asked for it (inside the caller's
     /// transaction: the event exists exactly when the change it reports does).
@@ -122,16 +136,12 @@ impl App {
         payload: &serde_json::Value,
         now: Millis,
     ) -> Result<()> {
+        if !wanted_by_any(webhooks, event) {
+            return Ok(());
+        }
         let body = serde_json::json!({"event": event, "at": now.0, "data": payload}).to_string();
-        for w in webhooks {
-            let wanted = w.active
-                && w.events
-                    .split(',')
-                    .map(str::trim)
-                    .any(|e| e == "*" || e == event);
-            if wanted {
-                tx.enqueue(w.id, event, &body, now).await?;
-            }
+        for w in webhooks.iter().filter(|w| wants(w, event)) {
+            tx.enqueue(w.id, event, &body, now).await?;
         }
         Ok(())
     }
