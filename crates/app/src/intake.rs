@@ -92,6 +92,22 @@ const MAX_BATCH: usize = 256;
 /// hands it back to the pool, where other writers wait their turn in order.
 const HAND_BACK_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// Why a transaction of reports failed.
+enum Failed {
+    /// It could not begin: nothing was tried, and no report is to blame.
+    Begin(AppError),
+    /// A statement or the commit failed: one of the reports may be bad.
+    Write(AppError),
+}
+
+/// Tells each report that the database could not take it.
+fn unavailable(answers: Vec<oneshot::Sender<Result<Written>>>, e: &AppError) {
+    let shown = e.to_string();
+    for answer in answers {
+        let _ = answer.send(Err(StoreError::Unavailable(shown.clone()).into()));
+    }
+}
+
 /// Clears `writing` when the writer task panics: the next report then starts another.
 struct Writing(App);
 
@@ -161,40 +177,57 @@ impl App {
             None => match self.store.hold_writer().await {
                 Ok(h) => h,
                 Err(e) => {
-                    let e = e.to_string();
-                    for answer in answers {
-                        let _ = answer.send(Err(StoreError::Unavailable(e.clone()).into()));
-                    }
+                    unavailable(answers, &e.into());
                     return None;
                 }
             },
         };
+        // A connection that could not begin a transaction goes back to the pool, which tests it.
+        let mut keep = true;
         match self.write_in(&mut held, &reports).await {
             Ok(written) => {
                 for (answer, w) in answers.into_iter().zip(written) {
                     let _ = answer.send(Ok(w));
                 }
             }
-            Err(e) if reports.len() == 1 => {
+            Err(Failed::Begin(e)) => {
+                unavailable(answers, &e);
+                keep = false;
+            }
+            Err(Failed::Write(e)) if reports.len() == 1 => {
                 if let Some(answer) = answers.into_iter().next() {
                     let _ = answer.send(Err(e));
                 }
             }
-            Err(_) => {
-                // One of them is bad (or the database is): each on its own, each its answer.
+            Err(Failed::Write(_)) => {
+                // One of them is bad (or the database is): each on its own, each its answer;
+                // once a transaction cannot even begin, the rest are told so without trying.
+                let mut down = None;
                 for (report, answer) in reports.into_iter().zip(answers) {
-                    let one = self
+                    if let Some(e) = &down {
+                        unavailable(vec![answer], e);
+                        continue;
+                    }
+                    let one = match self
                         .write_in(&mut held, std::slice::from_ref(&report))
                         .await
-                        .and_then(|mut w| {
-                            w.pop()
-                                .ok_or_else(|| AppError::Internal("report not written".into()))
-                        });
+                    {
+                        Ok(mut w) => w
+                            .pop()
+                            .ok_or_else(|| AppError::Internal("report not written".into())),
+                        Err(Failed::Write(e)) => Err(e),
+                        Err(Failed::Begin(e)) => {
+                            unavailable(vec![answer], &e);
+                            down = Some(e);
+                            keep = false;
+                            continue;
+                        }
+                    };
                     let _ = answer.send(one);
                 }
             }
         }
-        (!held.is_open() && held.held_for() < HAND_BACK_AFTER).then_some(held)
+        (keep && !held.is_open() && held.held_for() < HAND_BACK_AFTER).then_some(held)
     }
 
     /// Writes reports in one transaction on the kept connection: committed when all went
@@ -203,8 +236,8 @@ impl App {
         &self,
         held: &mut HeldWriter,
         reports: &[PendingReport],
-    ) -> Result<Vec<Written>> {
-        let tx = held.begin().await?;
+    ) -> std::result::Result<Vec<Written>, Failed> {
+        let tx = held.begin().await.map_err(|e| Failed::Begin(e.into()))?;
         let written = self.write_reports(tx, reports).await;
         let ended = match &written {
             Ok(_) => held.commit().await,
@@ -212,10 +245,10 @@ impl App {
         };
         match (written, ended) {
             (Ok(w), Ok(())) => Ok(w),
-            (Err(e), _) => Err(e),
+            (Err(e), _) => Err(Failed::Write(e)),
             (Ok(_), Err(e)) => {
                 let _ = held.rollback().await;
-                Err(e.into())
+                Err(Failed::Write(e.into()))
             }
         }
     }
@@ -573,6 +606,43 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         assert!(idle, "the writer has stopped");
+    }
+
+    /// Another process holds SQLite's write lock past the busy timeout (10 s): each report of
+    /// the batch is told the database is unavailable (503, not an internal error), none is
+    /// half-written, and once the lock is gone reports go through again. SQLite only: its
+    /// write lock is the file's; PostgreSQL has no such lock at BEGIN.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reports_are_told_when_another_process_holds_the_sqlite_write_lock() {
+        let db = store::testing::fresh_on("sqlite").await;
+        let app = App::new(db.store.clone(), Settings::default())
+            .with_cipher(store::FieldCipher::from_hex(&"55".repeat(32)).unwrap());
+        app.seed_demo().await.unwrap();
+        let other = store::Store::connect(&db.url).await.unwrap();
+        let lock = other.write().await.unwrap();
+        let results = queued(&app, 3, |i| {
+            let app = app.clone();
+            tokio::spawn(async move { app.report_case(&Ctx::cli(), &input(i), Vec::new()).await })
+        })
+        .await;
+        for r in &results {
+            assert!(
+                matches!(r, Err(AppError::Store(StoreError::Unavailable(_)))),
+                "{r:?}"
+            );
+        }
+        drop(lock);
+        let made = app
+            .report_case(&Ctx::cli(), &input(9), Vec::new())
+            .await
+            .unwrap();
+        let year = domain::calendar::Day::of(crate::now()).ymd().0;
+        assert_eq!(
+            made.number,
+            format!("510115001-{year}-000001"),
+            "nothing before it"
+        );
+        other.close().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

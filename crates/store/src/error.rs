@@ -71,14 +71,36 @@ impl From<sqlx::Error> for StoreError {
                     None => StoreError::Database(e),
                 }
             }
+            // SQLite's file is locked by another process (an import, a second server) for
+            // longer than the busy timeout: the database cannot take the write now.
+            sqlx::Error::Database(ref db) if is_sqlite_busy(db.code().as_deref()) => {
+                StoreError::Unavailable(format!("the database is busy: {}", db.message()))
+            }
             other => StoreError::Database(other),
         }
     }
 }
 
+/// SQLITE_BUSY and its extended codes (5 + n × 256), as sqlx's SQLite error gives them.
+fn is_sqlite_busy(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == 5)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_busy_codes_are_recognised() {
+        // SQLITE_BUSY, _RECOVERY, _SNAPSHOT, _TIMEOUT; then SQLITE_LOCKED and a PostgreSQL code.
+        for busy in ["5", "261", "517", "773"] {
+            assert!(is_sqlite_busy(Some(busy)), "{busy}");
+        }
+        for other in [None, Some("6"), Some("55P03"), Some("")] {
+            assert!(!is_sqlite_busy(other), "{other:?}");
+        }
+    }
 
     #[test]
     fn sqlite_unique_columns_map_to_the_shared_index_names() {
