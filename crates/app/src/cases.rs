@@ -1419,52 +1419,103 @@ impl App {
         Ok(())
     }
 
-    /// Gives the warnings that are due at `at`: yellow to the holder, red to the holder and the
-    /// community's general grid head, each once per clock; a red handling clock of a category
-    /// that climbs by itself escalates the case. Returns how many warnings were given.
+    /// Gives the warnings that are due at `at`, of each case's stage clock and of its whole-case
+    /// clock: yellow to the holder, red to the holder and the community's general grid head,
+    /// each once per clock and deadline; a red handling clock of a category that climbs by
+    /// itself escalates the case. Returns how many warnings were given.
     pub async fn run_warnings(&self, at: Millis) -> Result<usize> {
+        // Page after page while a full one came, for up to 20 s (the job's lease is 25 s): a
+        // backlog (a restart after a long stop, a migrated database) is worked off in a run.
+        let started = std::time::Instant::now();
+        let mut given = 0;
+        loop {
+            let (looked_at, n) = self.warn_page(at, 200).await?;
+            given += n;
+            if looked_at < 200 || started.elapsed() > std::time::Duration::from_secs(20) {
+                return Ok(given);
+            }
+        }
+    }
+
+    /// One page of [`App::run_warnings`]: how many cases were looked at, how many warnings given.
+    async fn warn_page(&self, at: Millis, page: i64) -> Result<(usize, usize)> {
         let categories = self.categories().await?;
-        let due = self.store.read().await?.cases_to_warn(at, 200).await?;
+        let due = self.store.read().await?.cases_due(at, page).await?;
+        let looked_at = due.len();
         let mut given = 0;
         for c in due {
-            let Some(deadline) = c.stage_deadline else {
-                continue;
-            };
-            let red = deadline <= at.0;
-            let level = if red { "red" } else { "yellow" };
-            let mut tx = self.store.write().await?;
-            if !tx.insert_alert(c.id, "stage", level, deadline, at).await? {
-                continue;
-            }
-            given += 1;
             let stage = c.stage.clone().unwrap_or_default();
-            let (kind, title) = if red {
-                (
-                    "overdue",
-                    format!("案件 {} 已超时 / case {} is overdue", c.number, c.number),
-                )
-            } else {
-                (
-                    "warning",
-                    format!("案件 {} 即将到期 / case {} is due soon", c.number, c.number),
-                )
-            };
-            if let Some(h) = c.holder_account_id {
-                tx.insert_notification(h, Some(c.id), kind, &title, &c.description, at)
-                    .await?;
-            }
-            if red {
-                let community = tier_node(&c.scope_code, Tier::Community);
-                if let Some(head) = tx.staff_account(&community, "general_grid_head").await?
-                    && Some(head) != c.holder_account_id
-                {
-                    tx.insert_notification(head, Some(c.id), kind, &title, &c.description, at)
+            let mut tx = self.store.write().await?;
+            let mut stage_red = false;
+            let clocks = [
+                ("stage", c.stage_warn_at, c.stage_deadline),
+                ("case", Some(c.case_warn_at), Some(c.case_deadline)),
+            ];
+            for (clock, warn, deadline) in clocks {
+                let (Some(warn), Some(deadline)) = (warn, deadline) else {
+                    continue;
+                };
+                let red = deadline <= at.0;
+                if !red && warn > at.0 {
+                    continue;
+                }
+                let level = if red { "red" } else { "yellow" };
+                if !tx.insert_alert(c.id, clock, level, deadline, at).await? {
+                    continue;
+                }
+                given += 1;
+                stage_red |= red && clock == "stage";
+                let n = &c.number;
+                let (kind, title) = match (clock, red) {
+                    ("stage", true) => {
+                        ("overdue", format!("案件 {n} 已超时 / case {n} is overdue"))
+                    }
+                    ("stage", false) => (
+                        "warning",
+                        format!("案件 {n} 即将到期 / case {n} is due soon"),
+                    ),
+                    (_, true) => (
+                        "overdue",
+                        format!("案件 {n} 已超过总时限 / case {n} is past its overall deadline"),
+                    ),
+                    (_, false) => (
+                        "warning",
+                        format!("案件 {n} 总时限将到 / case {n} nears its overall deadline"),
+                    ),
+                };
+                if let Some(h) = c.holder_account_id {
+                    tx.insert_notification(h, Some(c.id), kind, &title, &c.description, at)
                         .await?;
                 }
+                if red {
+                    let community = tier_node(&c.scope_code, Tier::Community);
+                    if let Some(head) = tx.staff_account(&community, "general_grid_head").await?
+                        && Some(head) != c.holder_account_id
+                    {
+                        tx.insert_notification(head, Some(c.id), kind, &title, &c.description, at)
+                            .await?;
+                    }
+                }
+                let event = if red { "case.overdue" } else { "case.warning" };
+                let payload = serde_json::json!({
+                    "number": c.number, "clock": clock, "stage": stage, "deadline": deadline,
+                    "micro_grid": c.scope_code,
+                });
+                self.emit(&mut tx, event, &payload, at).await?;
             }
-            let event = if red { "case.overdue" } else { "case.warning" };
-            let payload = serde_json::json!({"number": c.number, "stage": stage, "deadline": deadline, "micro_grid": c.scope_code});
-            self.emit(&mut tx, event, &payload, at).await?;
+            // What was due is given (or was already); the case is next looked at when its next
+            // clock event comes. A write of the case meanwhile has set that itself.
+            let coming = [
+                c.stage_warn_at,
+                c.stage_deadline,
+                Some(c.case_warn_at),
+                Some(c.case_deadline),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > at.0)
+            .min();
+            tx.set_next_alert(c.id, c.version, coming).await?;
             tx.commit().await?;
             let climbs = categories
                 .iter()
@@ -1472,7 +1523,7 @@ impl App {
                 .is_some_and(|k| k.auto_escalate);
             let escalable = tier_of(&c.tier).ok().and_then(Tier::up).is_some()
                 && next(status_of(&c.status)?, Action::Escalate, false).is_ok();
-            if red && climbs && escalable && stage == "handle" {
+            if stage_red && climbs && escalable && stage == "handle" {
                 let input = ActInput::default();
                 // Someone may act meanwhile: then the escalation waits for the next warning.
                 match self
@@ -1495,7 +1546,7 @@ impl App {
                 }
             }
         }
-        Ok(given)
+        Ok((looked_at, given))
     }
 
     /// The account `username`, which must be able to handle cases where the case is, and

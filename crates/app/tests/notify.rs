@@ -6,7 +6,7 @@
 mod common;
 
 use app::{App, CaseInput, Ctx, Settings, WebhookInput};
-use common::{age, as_user, receiver};
+use common::{age, age_clocks, as_user, receiver};
 use domain::Millis;
 use std::sync::atomic::Ordering;
 use store::testing;
@@ -118,6 +118,115 @@ async fn warnings_come_once_red_reaches_the_supervisor_and_the_case_climbs() {
     );
     assert!(app.mark_read(&grid, None).await.unwrap() >= 1);
     assert_eq!(app.inbox(&grid, None).await.unwrap().unread, 0);
+}
+
+#[tokio::test]
+async fn the_whole_case_clock_warns_too_and_a_paused_case_is_left_alone() {
+    let (app, db) = demo().await;
+    let case = new_case(&app).await;
+    let micro = as_user(&app, "micro").await;
+    let view = app.case(&micro, case.id).await.unwrap();
+    let (warn, deadline) = (view.case_warn_at, view.summary.case_deadline);
+    let now = app::now().0;
+    let due = |db: &testing::TestDb| {
+        let store = db.store.clone();
+        async move {
+            store
+                .read()
+                .await
+                .unwrap()
+                .cases_due(Millis(now), 10)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(due(&db).await, 0, "nothing is due yet");
+
+    // Past the case's warning share (its stage clock, to accept it, still running): yellow on
+    // the case clock, to the holder, once; then the case is not looked at again until its
+    // next clock event.
+    age_clocks(&db, case.id, 0, warn - now + 1_000).await;
+    assert_eq!(due(&db).await, 1);
+    assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 1);
+    assert_eq!(due(&db).await, 0);
+    assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 0);
+    let inbox = app.inbox(&micro, None).await.unwrap();
+    assert!(
+        inbox
+            .items
+            .iter()
+            .any(|n| n.kind == "warning" && n.title.contains("总时限")),
+        "{inbox:?}"
+    );
+
+    // Past the whole case's deadline: red, once.
+    age_clocks(&db, case.id, 0, deadline - warn + 1_000).await;
+    assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 1);
+    assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 0);
+    let inbox = app.inbox(&micro, None).await.unwrap();
+    assert!(
+        inbox
+            .items
+            .iter()
+            .any(|n| n.kind == "overdue" && n.title.contains("总时限")),
+        "{inbox:?}"
+    );
+
+    // A second case, parked (挂账) before any clock runs out: its clocks stand still, and it
+    // is not due however far they are behind.
+    let parked = new_case(&app).await;
+    for action in ["accept", "claim", "park"] {
+        let version = app
+            .case(&Ctx::cli(), parked.id)
+            .await
+            .unwrap()
+            .summary
+            .version;
+        let input = app::ActInput {
+            action: action.into(),
+            version,
+            reason: "等待上级政策 / waiting for a policy".into(),
+            ..Default::default()
+        };
+        app.act(&Ctx::cli(), parked.id, &input, Vec::new())
+            .await
+            .unwrap();
+    }
+    age_clocks(&db, parked.id, 100 * 86_400_000, 100 * 86_400_000).await;
+    assert_eq!(due(&db).await, 0);
+    assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_backlog_longer_than_a_page_is_worked_off_in_one_run() {
+    let (app, db) = demo().await;
+    let category = app.category_for_case("sg.sanitation").await.unwrap().id;
+    let now = app::now().0;
+    // 450 cases reported ten days ago and never touched (as after a long stop): both clocks
+    // of each are past their deadlines.
+    let old = now - 10 * 86_400_000;
+    let rows: Vec<_> = (0..450)
+        .map(|_| (category, MICRO, "reported", old, 103.83, 30.69))
+        .collect();
+    let mut tx = db.store.write().await.unwrap();
+    tx.insert_bench_cases(1, &rows).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        app.run_warnings(Millis(now)).await.unwrap(),
+        900,
+        "two red each"
+    );
+    let left = db
+        .store
+        .read()
+        .await
+        .unwrap()
+        .cases_due(Millis(now), 10)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 0);
 }
 
 #[tokio::test]

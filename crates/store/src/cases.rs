@@ -256,6 +256,21 @@ pub struct CaseFilter {
     pub limit: i64,
 }
 
+/// When a case's next clock event falls due: the earliest of its stage's and its whole case's
+/// warning and deadline; none while its clocks stand still (paused, or the case is finished).
+/// Kept in `next_alert_at` on every write of the case, where the warnings job finds it.
+pub fn next_alert_at(
+    status: &str,
+    paused_at: Option<i64>,
+    clocks: [Option<i64>; 4],
+) -> Option<i64> {
+    let running = paused_at.is_none()
+        && domain::case::Status::parse(status).is_some_and(|s| !s.is_final() && !s.pauses_clock());
+    running
+        .then(|| clocks.into_iter().flatten().min())
+        .flatten()
+}
+
 /// The columns a transition may change; the use case computes them all.
 #[derive(Debug, Clone)]
 pub struct CaseChange<'a> {
@@ -391,20 +406,21 @@ impl Tx {
         cases: &[(&str, &NewCase)],
         cipher: &FieldCipher,
     ) -> Result<Vec<i64>> {
-        const COLUMNS: usize = 29;
+        const COLUMNS: usize = 30;
         let mut ids = Vec::with_capacity(cases.len());
         for chunk in statement_chunks(cases, COLUMNS) {
             let mut sql = String::from(
                 "INSERT INTO case_record (number, channel, category_id, need_type, urgent, description, address, lon, lat, scope_code, \
                  status, tier, reporter_name, reporter_phone_enc, reporter_last4_hash, reporter_phone_masked, reporter_account_id, \
                  follow_token_hash, case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, \
-                 holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, reporter_phone_hash) VALUES ",
+                 holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, reporter_phone_hash, \
+                 next_alert_at) VALUES ",
             );
             Placeholders::for_tx(self).repeat(
                 &mut sql,
                 chunk.len(),
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, 1, \
-                     ?, ?, ?, ?, 'accept', ?, ?, ?, ?, ?)",
+                     ?, ?, ?, ?, 'accept', ?, ?, ?, ?, ?, ?)",
             );
             sql.push_str(" RETURNING id, number");
             let mut sealed = Vec::with_capacity(chunk.len());
@@ -453,7 +469,13 @@ impl Tx {
                         .bind(n.now.0)
                         .bind(n.stage_warn_at.0)
                         .bind(n.stage_deadline.0)
-                        .bind(phone_hash);
+                        .bind(phone_hash)
+                        .bind(next_alert_at("reported", None, [
+                            Some(n.stage_warn_at.0),
+                            Some(n.stage_deadline.0),
+                            Some(n.case_warn_at.0),
+                            Some(n.case_deadline.0),
+                        ]));
                 }
                 q.fetch_all(&mut *c).await?
             });
@@ -519,7 +541,7 @@ impl Tx {
             "UPDATE case_record SET status = $3, tier = $4, solved_tier = $5, holder_account_id = $6, holder_node = $7, stage = $8, \
              stage_unit = $9, stage_started_at = $10, stage_warn_at = $11, stage_deadline = $12, case_warn_at = $13, case_deadline = $14, \
              paused_at = $15, supervised = $16, closure = $17, satisfaction = $18, satisfaction_comment = $19, merged_into = $20, \
-             closed_at = $21, updated_at = $22, version = version + 1 WHERE id = $1 AND version = $2")
+             closed_at = $21, updated_at = $22, next_alert_at = $23, version = version + 1 WHERE id = $1 AND version = $2")
             .bind(id)
             .bind(version)
             .bind(u.status)
@@ -542,6 +564,12 @@ impl Tx {
             .bind(u.merged_into)
             .bind(u.closed_at)
             .bind(u.now.0)
+            .bind(next_alert_at(u.status, u.paused_at, [
+                u.stage_warn_at,
+                u.stage_deadline,
+                Some(u.case_warn_at),
+                Some(u.case_deadline),
+            ]))
             .execute(&mut *c)
             .await?
             .rows_affected());
@@ -874,15 +902,12 @@ impl Tx {
         Ok(rows)
     }
 
-    /// Open, running cases whose stage clock has passed its warning (or its deadline) without
-    /// the matching warning given yet, oldest first.
-    pub async fn cases_to_warn(&mut self, now: Millis, limit: i64) -> Result<Vec<CaseRow>> {
+    /// Cases with a clock event (a warning or a deadline of the stage or of the whole case)
+    /// due at `now` that the warnings job has not looked at yet, the longest due first.
+    pub async fn cases_due(&mut self, now: Millis, limit: i64) -> Result<Vec<CaseRow>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {CASE_COLUMNS} FROM case_record WHERE status NOT IN ('closed', 'rejected', 'merged') \
-             AND paused_at IS NULL AND stage_warn_at <= $1 AND NOT EXISTS (SELECT 1 FROM case_alert a \
-             WHERE a.case_id = case_record.id AND a.clock = 'stage' AND a.deadline = case_record.stage_deadline \
-             AND a.level = CASE WHEN case_record.stage_deadline <= $1 THEN 'red' ELSE 'yellow' END) \
-             ORDER BY id LIMIT $2"
+            "SELECT {CASE_COLUMNS} FROM case_record WHERE next_alert_at <= $1 \
+             ORDER BY next_alert_at LIMIT $2"
         ));
         let rows = on!(self, c => {
             let rows = sqlx::query(sql).bind(now.0).bind(limit).fetch_all(&mut *c).await?;
@@ -893,6 +918,25 @@ impl Tx {
             out
         });
         Ok(rows)
+    }
+
+    /// Moves a case's next clock event on to `next` (the warnings job, once it has given what
+    /// was due), unless the case changed since it was read at `version`: that write set it anew.
+    pub async fn set_next_alert(
+        &mut self,
+        id: i64,
+        version: i64,
+        next: Option<i64>,
+    ) -> Result<bool> {
+        let n = on!(self, c => sqlx::query(
+            "UPDATE case_record SET next_alert_at = $3 WHERE id = $1 AND version = $2")
+            .bind(id)
+            .bind(version)
+            .bind(next)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
     }
 
     /// Writes many synthetic cases at once (for the benchmarks' generator): `(category, micro-
@@ -908,14 +952,14 @@ impl Tx {
         let mut sql = String::from(
             "INSERT INTO case_record (number, channel, category_id, urgent, description, address, lon, lat, scope_code, \
              status, tier, follow_token_hash, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, \
-             case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at) VALUES ",
+             case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, next_alert_at) VALUES ",
         );
         // The creation time goes into seven columns, the clocks derived from it.
         Placeholders::for_tx(self).repeat(
             &mut sql,
             rows.len(),
             "(?, 'api', ?, FALSE, 'bench', '', ?, ?, ?, ?, 'micro_grid', '-', 'handle', 'working_days', \
-                 ?, ?, ? + 259200000, 'working_days', ? + 345600000, ? + 432000000, FALSE, 1, ?, ?)",
+                 ?, ?, ? + 259200000, 'working_days', ? + 345600000, ? + 432000000, FALSE, 1, ?, ?, ?)",
         );
         let sql = sqlx::AssertSqlSafe(sql);
         on!(self, c => {
@@ -931,6 +975,8 @@ impl Tx {
                 for _ in 0..7 {
                     q = q.bind(*created);
                 }
+                // The stage's warning comes first: at creation.
+                q = q.bind(next_alert_at(status, None, [Some(*created); 4]));
             }
             q.execute(&mut *c).await?.rows_affected()
         });
@@ -1210,6 +1256,29 @@ impl Placeholders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_clock_event_is_the_earliest_of_a_running_case() {
+        let clocks = [Some(30), Some(40), Some(20), Some(50)];
+        assert_eq!(next_alert_at("in_progress", None, clocks), Some(20));
+        // Between stages (no stage clock) the whole case's clock still runs.
+        assert_eq!(
+            next_alert_at("dispatched", None, [None, None, Some(20), Some(50)]),
+            Some(20)
+        );
+        // Clocks that stand still, and finished cases, have none.
+        assert_eq!(next_alert_at("in_progress", Some(10), clocks), None);
+        for status in [
+            "parked",
+            "extension_requested",
+            "closed",
+            "rejected",
+            "merged",
+        ] {
+            assert_eq!(next_alert_at(status, None, clocks), None, "{status}");
+        }
+        assert_eq!(next_alert_at("no such state", None, clocks), None);
+    }
 
     #[test]
     fn a_batch_is_split_into_few_statement_shapes() {

@@ -97,6 +97,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_intake_counts.sql"),
         postgres: include_str!("../migrations/postgres/0014_intake_counts.sql"),
     },
+    Migration {
+        version: 15,
+        name: "next_alert",
+        sqlite: include_str!("../migrations/sqlite/0015_next_alert.sql"),
+        postgres: include_str!("../migrations/postgres/0015_next_alert.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -172,8 +172,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("webhooks.event", "事件", "Event"),
     (
         "webhooks.hint",
-        "事件：case.reported、case.changed、case.warning、case.overdue 或 *。请求头 X-Weige-Signature = sha256=HMAC(密钥, 时间戳 + \".\" + 正文)，X-Weige-Delivery 为投递编号（接收方据此去重）。失败后按 5 秒起倍增重试，10 次后转为失败。",
-        "Events: case.reported, case.changed, case.warning, case.overdue or *. X-Weige-Signature = sha256=HMAC(secret, timestamp + \".\" + body); X-Weige-Delivery is the delivery id (receivers drop repeats). Failures are retried from 5 s, doubling; after 10 tries a delivery is dead.",
+        "事件：case.reported、case.changed、case.warning、case.overdue（clock 为 stage 环节时限或 case 全案时限）或 *。请求头 X-Weige-Signature = sha256=HMAC(密钥, 时间戳 + \".\" + 正文)，X-Weige-Delivery 为投递编号（接收方据此去重）。失败后按 5 秒起倍增重试，10 次后转为失败。",
+        "Events: case.reported, case.changed, case.warning, case.overdue (clock: stage or case, the whole case's limit) or *. X-Weige-Signature = sha256=HMAC(secret, timestamp + \".\" + body); X-Weige-Delivery is the delivery id (receivers drop repeats). Failures are retried from 5 s, doubling; after 10 tries a delivery is dead.",
     ),
     ("webhooks.outbox", "投递记录", "Deliveries"),
     ("webhooks.attempts", "尝试次数", "Tries"),

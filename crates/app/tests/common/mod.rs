@@ -21,6 +21,12 @@ pub async fn as_user(app: &App, username: &str) -> Ctx {
 
 /// Moves a case's stage clock back by `ms`, as time passing would.
 pub async fn age(db: &testing::TestDb, id: i64, ms: i64) {
+    age_clocks(db, id, ms, 0).await;
+}
+
+/// Moves a case's stage clock back by `stage_ms` and its whole-case clock by `case_ms`.
+pub async fn age_clocks(db: &testing::TestDb, id: i64, stage_ms: i64, case_ms: i64) {
+    let ms = stage_ms;
     let mut tx = db.store.write().await.unwrap();
     let c = tx.case_by_id(id).await.unwrap().unwrap();
     let change = store::CaseChange {
@@ -34,8 +40,8 @@ pub async fn age(db: &testing::TestDb, id: i64, ms: i64) {
         stage_started_at: c.stage_started_at.map(|t| t - ms),
         stage_warn_at: c.stage_warn_at.map(|t| t - ms),
         stage_deadline: c.stage_deadline.map(|t| t - ms),
-        case_warn_at: c.case_warn_at,
-        case_deadline: c.case_deadline,
+        case_warn_at: c.case_warn_at - case_ms,
+        case_deadline: c.case_deadline - case_ms,
         paused_at: c.paused_at,
         supervised: c.supervised,
         closure: c.closure.as_deref(),
