@@ -103,6 +103,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_next_alert.sql"),
         postgres: include_str!("../migrations/postgres/0015_next_alert.sql"),
     },
+    Migration {
+        version: 16,
+        name: "drop_status_deadline_index",
+        sqlite: include_str!("../migrations/sqlite/0016_drop_status_deadline_index.sql"),
+        postgres: include_str!("../migrations/postgres/0016_drop_status_deadline_index.sql"),
+    },
 ];
 
 /// What a migration run did.
