@@ -120,6 +120,15 @@ async fn warnings_come_once_red_reaches_the_supervisor_and_the_case_climbs() {
     assert_eq!(app.inbox(&grid, None).await.unwrap().unread, 0);
 }
 
+/// Whether `ctx`'s inbox holds a notification of `kind` whose title says `text`.
+async fn told(app: &App, ctx: &Ctx, kind: &str, text: &str) -> bool {
+    let inbox = app.inbox(ctx, None).await.unwrap();
+    inbox
+        .items
+        .iter()
+        .any(|n| n.kind == kind && n.title.contains(text))
+}
+
 #[tokio::test]
 async fn the_whole_case_clock_warns_too_and_a_paused_case_is_left_alone() {
     let (app, db) = demo().await;
@@ -151,27 +160,13 @@ async fn the_whole_case_clock_warns_too_and_a_paused_case_is_left_alone() {
     assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 1);
     assert_eq!(due(&db).await, 0);
     assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 0);
-    let inbox = app.inbox(&micro, None).await.unwrap();
-    assert!(
-        inbox
-            .items
-            .iter()
-            .any(|n| n.kind == "warning" && n.title.contains("总时限")),
-        "{inbox:?}"
-    );
+    assert!(told(&app, &micro, "warning", "总时限").await);
 
     // Past the whole case's deadline: red, once.
     age_clocks(&db, case.id, 0, deadline - warn + 1_000).await;
     assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 1);
     assert_eq!(app.run_warnings(Millis(now)).await.unwrap(), 0);
-    let inbox = app.inbox(&micro, None).await.unwrap();
-    assert!(
-        inbox
-            .items
-            .iter()
-            .any(|n| n.kind == "overdue" && n.title.contains("总时限")),
-        "{inbox:?}"
-    );
+    assert!(told(&app, &micro, "overdue", "总时限").await);
 
     // A second case, parked (挂账) before any clock runs out: its clocks stand still, and it
     // is not due however far they are behind.
