@@ -429,10 +429,46 @@ pub fn next(from: Status, action: Action, unsatisfied: bool) -> Result<Status, I
     Ok(to)
 }
 
+/// When a case's next clock event falls due: the earliest of its clocks' times (its stage's and
+/// its whole case's warning and deadline); none while they stand still, because the case is
+/// paused or in a state that stops them.
+pub fn next_clock_event(
+    status: Status,
+    paused_at: Option<i64>,
+    clocks: [Option<i64>; 4],
+) -> Option<i64> {
+    let running = paused_at.is_none() && !status.is_final() && !status.pauses_clock();
+    running
+        .then(|| clocks.into_iter().flatten().min())
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_next_clock_event_is_the_earliest_of_a_running_case() {
+        let clocks = [Some(30), Some(40), Some(20), Some(50)];
+        assert_eq!(next_clock_event(Status::InProgress, None, clocks), Some(20));
+        // Between stages (no stage clock) the whole case's clock still runs.
+        assert_eq!(
+            next_clock_event(Status::Dispatched, None, [None, None, Some(20), Some(50)]),
+            Some(20)
+        );
+        // Clocks that stand still, and finished cases, have none.
+        assert_eq!(next_clock_event(Status::InProgress, Some(10), clocks), None);
+        for status in [
+            Status::Parked,
+            Status::ExtensionRequested,
+            Status::Closed,
+            Status::Rejected,
+            Status::Merged,
+        ] {
+            assert_eq!(next_clock_event(status, None, clocks), None, "{status:?}");
+        }
+    }
 
     #[test]
     fn the_whole_loop_runs_from_report_to_close() {

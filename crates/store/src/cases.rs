@@ -256,19 +256,11 @@ pub struct CaseFilter {
     pub limit: i64,
 }
 
-/// When a case's next clock event falls due: the earliest of its stage's and its whole case's
-/// warning and deadline; none while its clocks stand still (paused, or the case is finished).
-/// Kept in `next_alert_at` on every write of the case, where the warnings job finds it.
-pub fn next_alert_at(
-    status: &str,
-    paused_at: Option<i64>,
-    clocks: [Option<i64>; 4],
-) -> Option<i64> {
-    let running = paused_at.is_none()
-        && domain::case::Status::parse(status).is_some_and(|s| !s.is_final() && !s.pauses_clock());
-    running
-        .then(|| clocks.into_iter().flatten().min())
-        .flatten()
+/// [`domain::case::next_clock_event`] of a case as stored (its state by name), kept in
+/// `next_alert_at` on every write of the case, where the warnings job finds it.
+fn next_alert_at(status: &str, paused_at: Option<i64>, clocks: [Option<i64>; 4]) -> Option<i64> {
+    let status = domain::case::Status::parse(status)?;
+    domain::case::next_clock_event(status, paused_at, clocks)
 }
 
 /// The columns a transition may change; the use case computes them all.
@@ -1258,26 +1250,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_next_clock_event_is_the_earliest_of_a_running_case() {
-        let clocks = [Some(30), Some(40), Some(20), Some(50)];
-        assert_eq!(next_alert_at("in_progress", None, clocks), Some(20));
-        // Between stages (no stage clock) the whole case's clock still runs.
+    fn a_case_in_an_unknown_state_has_no_clock_event() {
+        assert_eq!(next_alert_at("no such state", None, [Some(1); 4]), None);
         assert_eq!(
-            next_alert_at("dispatched", None, [None, None, Some(20), Some(50)]),
-            Some(20)
+            next_alert_at("in_progress", None, [Some(2), None, Some(1), Some(3)]),
+            Some(1)
         );
-        // Clocks that stand still, and finished cases, have none.
-        assert_eq!(next_alert_at("in_progress", Some(10), clocks), None);
-        for status in [
-            "parked",
-            "extension_requested",
-            "closed",
-            "rejected",
-            "merged",
-        ] {
-            assert_eq!(next_alert_at(status, None, clocks), None, "{status}");
-        }
-        assert_eq!(next_alert_at("no such state", None, clocks), None);
     }
 
     #[test]
