@@ -13,7 +13,10 @@
 use crate::{App, AppError, Result};
 use domain::case::Status;
 use std::sync::{Arc, Mutex};
-use store::{DuplicateProbe, HeldWriter, NewCase, NewCaseEvent, NewNotification, StoreError, Tx};
+use store::{
+    DirectTx, DirectWriter, DuplicateProbe, HeldWriter, NewCase, NewCaseEvent, NewNotification,
+    StoreError, Tx, WebhookRow,
+};
 
 use tokio::sync::oneshot;
 
@@ -75,6 +78,23 @@ type Waiting = (PendingReport, oneshot::Sender<Result<Written>>);
 pub(crate) struct IntakeQueue {
     waiting: Mutex<Queue>,
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, the writer's own connection ([`DirectWriter`]), kept between writer tasks.
+    direct: Mutex<Direct>,
+}
+
+/// Whether the writer writes on a [`DirectWriter`] of its own.
+#[derive(Debug, Default)]
+enum Direct {
+    /// Not tried yet: the first writer opens it.
+    #[default]
+    Untried,
+    /// Open, and not in use by a writer task.
+    Open(DirectWriter),
+    /// A writer task has it.
+    InUse,
+    /// Not to be had (PostgreSQL, a database in memory, or it would not open): the writes go
+    /// through the pool's connection.
+    None,
 }
 
 #[derive(Debug, Default)]
@@ -108,6 +128,172 @@ fn unavailable(answers: Vec<oneshot::Sender<Result<Written>>>, e: &AppError) {
     }
 }
 
+impl App {
+    /// The direct writer for a writer task: opened by the first, then handed from one to the
+    /// next; `None` where there is none.
+    async fn take_direct(&self) -> Option<DirectWriter> {
+        let untried = {
+            let mut d = self.intake.direct.lock().ok()?;
+            match std::mem::replace(&mut *d, Direct::InUse) {
+                Direct::Open(w) => return Some(w),
+                Direct::Untried => true,
+                other => {
+                    *d = other;
+                    false
+                }
+            }
+        };
+        if !untried {
+            return None;
+        }
+        let opened = match self.store.open_direct().await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "intake: no direct SQLite writer, writing through the pool");
+                None
+            }
+        };
+        if opened.is_none()
+            && let Ok(mut d) = self.intake.direct.lock()
+        {
+            *d = Direct::None;
+        }
+        opened
+    }
+
+    /// Keeps the direct writer for the next writer task.
+    fn give_back_direct(&self, w: Option<DirectWriter>) {
+        if let (Some(w), Ok(mut d)) = (w, self.intake.direct.lock()) {
+            *d = Direct::Open(w);
+        }
+    }
+}
+
+/// The thread the SQLite intake writer runs on, a runtime of its own: the direct writer blocks
+/// it for a batch's time, which a server thread would spend away from the requests. One for the
+/// process, started on first use; `None` when no thread can be started.
+fn writer_thread() -> Option<&'static tokio::runtime::Handle> {
+    static HANDLE: std::sync::OnceLock<Option<tokio::runtime::Handle>> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            let handle = rt.handle().clone();
+            std::thread::Builder::new()
+                .name("weige-intake".into())
+                .spawn(move || rt.block_on(std::future::pending::<()>()))
+                .ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+/// The statements a batch of reports makes, on either kind of transaction: the pool's
+/// ([`Tx`], each statement awaited) or the direct writer's ([`DirectTx`], each done at once).
+pub(crate) trait IntakeTx {
+    async fn take_case_seqs(&mut self, street: &str, year: i64, count: i64) -> store::Result<i64>;
+    async fn webhooks(&mut self) -> store::Result<Vec<WebhookRow>>;
+    async fn add_intake_counts(
+        &mut self,
+        counts: &[(String, String, String, i64, i64)],
+    ) -> store::Result<()>;
+    async fn open_cases_near(
+        &mut self,
+        probes: &[DuplicateProbe<'_>],
+        final_statuses: [&str; 3],
+    ) -> store::Result<Vec<Option<String>>>;
+    async fn insert_cases(
+        &mut self,
+        cases: &[(&str, &NewCase)],
+        cipher: &store::FieldCipher,
+    ) -> store::Result<Vec<i64>>;
+    async fn insert_case_events(&mut self, events: &[NewCaseEvent<'_>]) -> store::Result<Vec<i64>>;
+    async fn insert_notifications(&mut self, all: &[NewNotification<'_>]) -> store::Result<()>;
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_case_photo(
+        &mut self,
+        case_id: i64,
+        phase: &str,
+        file: &str,
+        mime: &str,
+        bytes: i64,
+        event_id: Option<i64>,
+        now: domain::Millis,
+    ) -> store::Result<i64>;
+    async fn enqueue(
+        &mut self,
+        webhook_id: i64,
+        event: &str,
+        payload: &str,
+        now: domain::Millis,
+    ) -> store::Result<i64>;
+    async fn insert_case_transfer(
+        &mut self,
+        case_id: i64,
+        source_id: i64,
+        external_id: &str,
+        reported_at: domain::Millis,
+        transferred_at: domain::Millis,
+        received_at: domain::Millis,
+    ) -> store::Result<()>;
+    #[allow(clippy::too_many_arguments)]
+    async fn decide_chat_draft(
+        &mut self,
+        id: i64,
+        status: &str,
+        case_id: Option<i64>,
+        by: Option<i64>,
+        reason: &str,
+        at: domain::Millis,
+    ) -> store::Result<bool>;
+}
+
+/// Both kinds of transaction name every statement alike and take the same arguments: each
+/// method calls the transaction's own, awaited (`.await` given) on the pool's.
+macro_rules! intake_tx {
+    ($ty:ty, $($await:tt)*) => {
+        impl IntakeTx for $ty {
+            async fn take_case_seqs(&mut self, street: &str, year: i64, count: i64) -> store::Result<i64> {
+                self.take_case_seqs(street, year, count)$($await)*
+            }
+            async fn webhooks(&mut self) -> store::Result<Vec<WebhookRow>> {
+                self.webhooks()$($await)*
+            }
+            async fn add_intake_counts(&mut self, counts: &[(String, String, String, i64, i64)]) -> store::Result<()> {
+                self.add_intake_counts(counts)$($await)*
+            }
+            async fn open_cases_near(&mut self, probes: &[DuplicateProbe<'_>], final_statuses: [&str; 3]) -> store::Result<Vec<Option<String>>> {
+                self.open_cases_near(probes, final_statuses)$($await)*
+            }
+            async fn insert_cases(&mut self, cases: &[(&str, &NewCase)], cipher: &store::FieldCipher) -> store::Result<Vec<i64>> {
+                self.insert_cases(cases, cipher)$($await)*
+            }
+            async fn insert_case_events(&mut self, events: &[NewCaseEvent<'_>]) -> store::Result<Vec<i64>> {
+                self.insert_case_events(events)$($await)*
+            }
+            async fn insert_notifications(&mut self, all: &[NewNotification<'_>]) -> store::Result<()> {
+                self.insert_notifications(all)$($await)*
+            }
+            async fn insert_case_photo(&mut self, case_id: i64, phase: &str, file: &str, mime: &str, bytes: i64, event_id: Option<i64>, now: domain::Millis) -> store::Result<i64> {
+                self.insert_case_photo(case_id, phase, file, mime, bytes, event_id, now)$($await)*
+            }
+            async fn enqueue(&mut self, webhook_id: i64, event: &str, payload: &str, now: domain::Millis) -> store::Result<i64> {
+                self.enqueue(webhook_id, event, payload, now)$($await)*
+            }
+            async fn insert_case_transfer(&mut self, case_id: i64, source_id: i64, external_id: &str, reported_at: domain::Millis, transferred_at: domain::Millis, received_at: domain::Millis) -> store::Result<()> {
+                self.insert_case_transfer(case_id, source_id, external_id, reported_at, transferred_at, received_at)$($await)*
+            }
+            async fn decide_chat_draft(&mut self, id: i64, status: &str, case_id: Option<i64>, by: Option<i64>, reason: &str, at: domain::Millis) -> store::Result<bool> {
+                self.decide_chat_draft(id, status, case_id, by, reason, at)$($await)*
+            }
+        }
+    };
+}
+intake_tx!(Tx, .await);
+intake_tx!(DirectTx<'_>,);
+
 /// Clears `writing` when the writer task panics: the next report then starts another.
 struct Writing(App);
 
@@ -138,13 +324,17 @@ impl App {
             // One writer at a time, detached so that a client hanging up cannot cancel it: it
             // writes what is queued, batch after batch, until the queue is empty.
             let app = self.clone();
-            tokio::spawn(async move {
+            let sqlite = app.store.engine() == store::Engine::Sqlite;
+            let writer = async move {
                 let _turn = app.intake.writer.clone().lock_owned().await;
+                let mut direct = app.take_direct().await;
                 let writing = Writing(app);
                 let mut held = None;
                 loop {
                     let batch: Vec<Waiting> = match writing.0.intake.waiting.lock() {
                         Ok(mut q) if q.reports.is_empty() => {
+                            // Given back before the next writer can start.
+                            writing.0.give_back_direct(direct.take());
                             q.writing = false;
                             return;
                         }
@@ -154,9 +344,14 @@ impl App {
                         }
                         Err(_) => return,
                     };
-                    held = writing.0.write_batch(batch, held).await;
+                    held = writing.0.write_batch(batch, held, direct.as_mut()).await;
                 }
-            });
+            };
+            // The direct writer blocks the thread it writes on: its own, not a server's.
+            match writer_thread().filter(|_| sqlite) {
+                Some(rt) => drop(rt.spawn(writer)),
+                None => drop(tokio::spawn(writer)),
+            }
         }
         answer
             .await
@@ -170,6 +365,7 @@ impl App {
         &self,
         batch: Vec<Waiting>,
         held: Option<HeldWriter>,
+        mut direct: Option<&mut DirectWriter>,
     ) -> Option<HeldWriter> {
         let (reports, answers): (Vec<PendingReport>, Vec<_>) = batch.into_iter().unzip();
         let mut held = match held {
@@ -184,7 +380,10 @@ impl App {
         };
         // A connection that could not begin a transaction goes back to the pool, which tests it.
         let mut keep = true;
-        match self.write_in(&mut held, &reports).await {
+        match self
+            .write_in(&mut held, direct.as_deref_mut(), &reports)
+            .await
+        {
             Ok(written) => {
                 for (answer, w) in answers.into_iter().zip(written) {
                     let _ = answer.send(Ok(w));
@@ -209,7 +408,11 @@ impl App {
                         continue;
                     }
                     let one = match self
-                        .write_in(&mut held, std::slice::from_ref(&report))
+                        .write_in(
+                            &mut held,
+                            direct.as_deref_mut(),
+                            std::slice::from_ref(&report),
+                        )
                         .await
                     {
                         Ok(mut w) => w
@@ -230,13 +433,33 @@ impl App {
         (keep && !held.is_open() && held.held_for() < HAND_BACK_AFTER).then_some(held)
     }
 
-    /// Writes reports in one transaction on the kept connection: committed when all went
-    /// well, rolled back otherwise.
+    /// Writes reports in one transaction, on the direct writer when there is one (the kept
+    /// connection is then the token of the write lock), else on the kept connection: committed
+    /// when all went well, rolled back otherwise.
     async fn write_in(
         &self,
         held: &mut HeldWriter,
+        direct: Option<&mut DirectWriter>,
         reports: &[PendingReport],
     ) -> std::result::Result<Vec<Written>, Failed> {
+        if let Some(direct) = direct {
+            let mut tx = direct.begin().map_err(|e| Failed::Begin(e.into()))?;
+            // Every statement of a direct transaction is done when it returns: the future is
+            // ready at its first poll. Dropped unfinished, the transaction rolls back.
+            let written = {
+                let mut writing = std::pin::pin!(self.write_reports(&mut tx, reports));
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                match writing.as_mut().poll(&mut cx) {
+                    std::task::Poll::Ready(w) => w,
+                    std::task::Poll::Pending => Err(AppError::Internal(
+                        "a direct write waited for something".into(),
+                    )),
+                }
+            }
+            .map_err(Failed::Write)?;
+            tx.commit().map_err(|e| Failed::Write(e.into()))?;
+            return Ok(written);
+        }
         let tx = held.begin().await.map_err(|e| Failed::Begin(e.into()))?;
         let written = self.write_reports(tx, reports).await;
         let ended = match &written {
@@ -257,7 +480,7 @@ impl App {
     /// the cases in the database, then the batch's own earlier reports, which are newer.
     async fn duplicates(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl IntakeTx,
         reports: &[PendingReport],
         numbers: &[String],
     ) -> Result<Vec<Option<String>>> {
@@ -290,7 +513,11 @@ impl App {
     /// Writes reports in the caller's transaction: numbers drawn once per street and year,
     /// then each case, its first history entry, photos, the holder's notification and the
     /// webhook events.
-    async fn write_reports(&self, tx: &mut Tx, reports: &[PendingReport]) -> Result<Vec<Written>> {
+    async fn write_reports(
+        &self,
+        tx: &mut impl IntakeTx,
+        reports: &[PendingReport],
+    ) -> Result<Vec<Written>> {
         let cipher = self
             .cipher
             .clone()
@@ -593,19 +820,23 @@ mod tests {
         let year = domain::calendar::Day::of(crate::now()).ymd().0;
         assert_eq!(numbers[0], format!("510115001-{year}-000001"));
         assert_eq!(numbers[149], format!("510115001-{year}-000150"));
-        // The last answer goes out just before the writer finds the queue empty.
-        let mut idle = false;
+        assert!(stops(&app).await, "the writer has stopped");
+    }
+
+    /// Whether the writer stops within five seconds. The last answer goes out just before the
+    /// writer finds the queue empty.
+    async fn stops(app: &App) -> bool {
         for _ in 0..500 {
-            idle = {
+            let idle = {
                 let q = app.intake.waiting.lock().unwrap();
                 q.reports.is_empty() && !q.writing
             };
             if idle {
-                break;
+                return true;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        assert!(idle, "the writer has stopped");
+        false
     }
 
     /// Another process holds SQLite's write lock past the busy timeout (10 s): each report of
@@ -643,6 +874,101 @@ mod tests {
             "nothing before it"
         );
         other.close().await;
+    }
+
+    /// On SQLite the writer writes on a connection of its own; what it writes is what the
+    /// pool's connection writes: the case with its sealed phone, its history, its photo, the
+    /// webhook's event, the daily count, and the duplicate it finds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_direct_writer_writes_what_the_pool_writes() {
+        let db = store::testing::fresh_on("sqlite").await;
+        let files = std::env::temp_dir().join(format!("weige-direct-{}", std::process::id()));
+        let app = App::new(db.store.clone(), Settings::default())
+            .with_cipher(store::FieldCipher::from_hex(&"55".repeat(32)).unwrap())
+            .with_files(&files);
+        app.seed_demo().await.unwrap();
+        let mut tx = app.store.write().await.unwrap();
+        tx.insert_webhook(
+            "h",
+            "http://127.0.0.1:9/h",
+            b"s",
+            "case.reported",
+            Millis(1),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let report = CaseInput {
+            reporter_phone: Some("13800138000".into()),
+            lon: Some(103.85),
+            lat: Some(30.69),
+            ..input(1)
+        };
+        let photo =
+            || vec![crate::Photo::check(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(), 1).unwrap()];
+
+        *app.intake.direct.lock().unwrap() = Direct::None;
+        let pooled = app
+            .report_case(&Ctx::cli(), &report, photo())
+            .await
+            .unwrap();
+        *app.intake.direct.lock().unwrap() = Direct::Untried;
+        let direct = app
+            .report_case(&Ctx::cli(), &report, photo())
+            .await
+            .unwrap();
+        assert!(stops(&app).await);
+        assert!(
+            matches!(*app.intake.direct.lock().unwrap(), Direct::Open(_)),
+            "the second report went through the direct writer"
+        );
+        assert_eq!(direct.possible_duplicate_of, Some(pooled.number.clone()));
+
+        let mut tx = app.store.read().await.unwrap();
+        let cipher = app.cipher.clone().unwrap();
+        let mut rows = Vec::new();
+        for id in [pooled.id, direct.id] {
+            let row = tx.case_by_id(id).await.unwrap().unwrap();
+            assert!(
+                tx.case_reporter_last4_is(id, "8000", &cipher)
+                    .await
+                    .unwrap()
+            );
+            let events = tx.case_events(id).await.unwrap();
+            let photos = tx.case_photos(id).await.unwrap();
+            assert_eq!(photos.len(), 1, "{photos:?}");
+            assert_eq!(events.len(), 1, "{events:?}");
+            rows.push((row, events[0].detail.clone(), photos[0].mime.clone()));
+        }
+        let (a, b) = (&rows[0], &rows[1]);
+        assert_eq!((&a.1, &a.2), (&b.1, &b.2), "history entry and photo alike");
+        let same = |r: &store::CaseRow| store::CaseRow {
+            id: 0,
+            number: String::new(),
+            follow_token_hash: String::new(),
+            ..r.clone()
+        };
+        // Written moments apart: the clocks may differ by those moments, nothing else.
+        let times =
+            |r: &store::CaseRow| [r.created_at, r.updated_at, r.case_deadline, r.case_warn_at];
+        let (mut x, mut y) = (same(&a.0), same(&b.0));
+        assert!(times(&b.0)[0] - times(&a.0)[0] < 60_000);
+        for r in [&mut x, &mut y] {
+            (r.created_at, r.updated_at, r.case_deadline, r.case_warn_at) = (0, 0, 0, 0);
+            (r.stage_started_at, r.stage_warn_at, r.stage_deadline) = (None, None, None);
+        }
+        assert_eq!(x, y);
+        assert_eq!(a.0.reporter_phone_masked.as_deref(), Some("138****8000"));
+        let outbox = tx.outbox(None, 10).await.unwrap();
+        assert_eq!(outbox.len(), 2, "one event per report: {outbox:?}");
+        let day = domain::calendar::Day::of(crate::now()).to_string();
+        let counts = tx
+            .intake_counts("510115001", &day, &day, store::IntakeDimension::Channel)
+            .await
+            .unwrap();
+        assert_eq!(counts.iter().map(|c| c.1).sum::<i64>(), 2, "{counts:?}");
+        drop(tx);
+        let _ = std::fs::remove_dir_all(files);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

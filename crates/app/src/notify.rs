@@ -130,7 +130,7 @@ impl App {
     /// [`App::emit`] to webhooks already read in this transaction.
     pub(crate) async fn emit_to(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl crate::intake::IntakeTx,
         webhooks: &[store::WebhookRow],
         event: &str,
         payload: &serde_json::Value,

@@ -170,7 +170,7 @@ impl DuplicateProbe<'_> {
 
     /// How much a degree of longitude shrinks at the pin's latitude, and the square of the
     /// reach in degrees of latitude: the distance test in degrees, as the database runs it.
-    fn degrees(&self) -> (f64, f64) {
+    pub(crate) fn degrees(&self) -> (f64, f64) {
         let squeeze = self.pin.map_or(1.0, |(_, y)| y.to_radians().cos());
         let reach = self.metres / Self::METRES_PER_DEGREE;
         (squeeze, reach * reach)
@@ -261,6 +261,125 @@ pub struct CaseFilter {
 fn next_alert_at(status: &str, paused_at: Option<i64>, clocks: [Option<i64>; 4]) -> Option<i64> {
     let status = domain::case::Status::parse(status)?;
     domain::case::next_clock_event(status, paused_at, clocks)
+}
+
+/// Draws `count` numbers of a street and year; `$1` street, `$2` year, `$3` count.
+pub(crate) const TAKE_CASE_SEQS: &str = "INSERT INTO case_counter (street_code, year, last) VALUES ($1, $2, $3) \
+     ON CONFLICT (street_code, year) DO UPDATE SET last = case_counter.last + $3 RETURNING last";
+
+/// A multi-row insert of new cases, `rows` of them: the values in [`NewCase`]'s bind order
+/// (see [`Tx::insert_cases`]); it returns each case's id and number.
+pub(crate) fn insert_cases_sql(mut p: Placeholders, rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO case_record (number, channel, category_id, need_type, urgent, description, address, lon, lat, scope_code, \
+         status, tier, reporter_name, reporter_phone_enc, reporter_last4_hash, reporter_phone_masked, reporter_account_id, \
+         follow_token_hash, case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, \
+         holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, reporter_phone_hash, \
+         next_alert_at) VALUES ",
+    );
+    p.repeat(
+        &mut sql,
+        rows,
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, 1, \
+             ?, ?, ?, ?, 'accept', ?, ?, ?, ?, ?, ?)",
+    );
+    sql.push_str(" RETURNING id, number");
+    sql
+}
+
+/// A multi-row append of history entries: `case_id, at, actor_id, actor_name, action,
+/// from_status, to_status, reason, detail` each; it returns each entry's id and case.
+pub(crate) fn insert_case_events_sql(mut p: Placeholders, rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO case_event (case_id, at, actor_id, actor_name, action, from_status, to_status, reason, detail) VALUES ",
+    );
+    p.rows(&mut sql, rows, EVENT_COLUMNS);
+    sql.push_str(" RETURNING id, case_id");
+    sql
+}
+
+pub(crate) const EVENT_COLUMNS: usize = 9;
+
+/// `$1` case, `$2` phase, `$3` file, `$4` type, `$5` bytes, `$6` history entry, `$7` time; the id.
+pub(crate) const INSERT_CASE_PHOTO: &str = "INSERT INTO case_photo (case_id, phase, file, mime, bytes, event_id, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+
+/// For `rows` probes (`k, scope_code, category_id, since, lon, lat, squeeze, reach` each, then
+/// the three final statuses), the number of the newest open case each may repeat.
+pub(crate) fn open_cases_near_sql(mut p: Placeholders, rows: usize) -> String {
+    let mut sql = String::from(
+        "WITH probe (k, scope_code, category_id, since, lon, lat, squeeze, reach) AS (VALUES ",
+    );
+    p.rows(&mut sql, rows, PROBE_COLUMNS);
+    p.fill(
+        &mut sql,
+        ") SELECT p.k, (SELECT c.number FROM case_record c \
+         WHERE c.scope_code = p.scope_code AND c.category_id = p.category_id \
+         AND c.created_at >= p.since AND c.status NOT IN (?, ?, ?) \
+         AND (p.lon IS NULL OR p.lat IS NULL OR c.lon IS NULL OR c.lat IS NULL \
+              OR (c.lon - p.lon) * p.squeeze * (c.lon - p.lon) * p.squeeze \
+                 + (c.lat - p.lat) * (c.lat - p.lat) <= p.reach) \
+         ORDER BY c.created_at DESC LIMIT 1) FROM probe p",
+    );
+    sql
+}
+
+pub(crate) const PROBE_COLUMNS: usize = 8;
+
+/// A multi-row addition to the daily counts: `day, scope_code, channel, category_id, reported`.
+pub(crate) fn add_intake_counts_sql(mut p: Placeholders, rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO case_intake_daily (day, scope_code, channel, category_id, reported) VALUES ",
+    );
+    p.rows(&mut sql, rows, 5);
+    sql.push_str(
+        " ON CONFLICT (scope_code, day, channel, category_id) \
+         DO UPDATE SET reported = case_intake_daily.reported + excluded.reported",
+    );
+    sql
+}
+
+/// A reporter's phone as the case row keeps it: sealed, its blind indexes, masked.
+pub(crate) struct SealedPhone {
+    pub encrypted: Option<Vec<u8>>,
+    pub last4_hash: Option<String>,
+    pub masked: Option<String>,
+    pub hash: Option<String>,
+}
+
+impl SealedPhone {
+    pub(crate) fn of(n: &NewCase, cipher: &FieldCipher) -> Result<Self> {
+        Ok(match &n.reporter_phone {
+            Some(p) => SealedPhone {
+                encrypted: Some(cipher.encrypt(REPORTER_PHONE_FIELD, p.as_str())?),
+                last4_hash: Some(cipher.blind_index(REPORTER_LAST4_FIELD, p.last4())),
+                masked: Some(p.masked()),
+                hash: Some(cipher.blind_index(REPORTER_PHONE_FIELD, p.as_str())),
+            },
+            None => SealedPhone {
+                encrypted: None,
+                last4_hash: None,
+                masked: None,
+                hash: None,
+            },
+        })
+    }
+}
+
+impl NewCase {
+    /// The first clock event of the new case.
+    pub(crate) fn next_alert_at(&self) -> Option<i64> {
+        next_alert_at(
+            "reported",
+            None,
+            [
+                Some(self.stage_warn_at.0),
+                Some(self.stage_deadline.0),
+                Some(self.case_warn_at.0),
+                Some(self.case_deadline.0),
+            ],
+        )
+    }
 }
 
 /// The columns a transition may change; the use case computes them all.
@@ -377,12 +496,9 @@ impl Tx {
         Ok(())
     }
 
-    /// The next case number of a street in a year: 1, 2, 3 …
     /// Draws `count` case numbers of a street and year at once; the last one drawn.
     pub async fn take_case_seqs(&mut self, street: &str, year: i64, count: i64) -> Result<i64> {
-        let n: i64 = on!(self, c => sqlx::query_scalar(
-            "INSERT INTO case_counter (street_code, year, last) VALUES ($1, $2, $3) \
-             ON CONFLICT (street_code, year) DO UPDATE SET last = case_counter.last + $3 RETURNING last")
+        let n: i64 = on!(self, c => sqlx::query_scalar(TAKE_CASE_SEQS)
             .bind(street)
             .bind(year)
             .bind(count)
@@ -401,37 +517,16 @@ impl Tx {
         const COLUMNS: usize = 30;
         let mut ids = Vec::with_capacity(cases.len());
         for chunk in statement_chunks(cases, COLUMNS) {
-            let mut sql = String::from(
-                "INSERT INTO case_record (number, channel, category_id, need_type, urgent, description, address, lon, lat, scope_code, \
-                 status, tier, reporter_name, reporter_phone_enc, reporter_last4_hash, reporter_phone_masked, reporter_account_id, \
-                 follow_token_hash, case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, \
-                 holder_account_id, holder_node, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, reporter_phone_hash, \
-                 next_alert_at) VALUES ",
-            );
-            Placeholders::for_tx(self).repeat(
-                &mut sql,
-                chunk.len(),
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, 1, \
-                     ?, ?, ?, ?, 'accept', ?, ?, ?, ?, ?, ?)",
-            );
-            sql.push_str(" RETURNING id, number");
-            let mut sealed = Vec::with_capacity(chunk.len());
-            for (_, n) in chunk {
-                sealed.push(match &n.reporter_phone {
-                    Some(p) => (
-                        Some(cipher.encrypt(REPORTER_PHONE_FIELD, p.as_str())?),
-                        Some(cipher.blind_index(REPORTER_LAST4_FIELD, p.last4())),
-                        Some(p.masked()),
-                        Some(cipher.blind_index(REPORTER_PHONE_FIELD, p.as_str())),
-                    ),
-                    None => (None, None, None, None),
-                });
-            }
+            let sql = insert_cases_sql(Placeholders::for_tx(self), chunk.len());
+            let sealed = chunk
+                .iter()
+                .map(|(_, n)| SealedPhone::of(n, cipher))
+                .collect::<Result<Vec<_>>>()?;
             // Only placeholders are formatted in; the values are bound.
             let sql = sqlx::AssertSqlSafe(sql);
             let rows: Vec<(i64, String)> = on!(self, c => {
                 let mut q = sqlx::query_as(sql);
-                for ((number, n), (phone_enc, last4, masked, phone_hash)) in chunk.iter().zip(sealed) {
+                for ((number, n), sealed) in chunk.iter().zip(sealed) {
                     q = q
                         .bind(*number)
                         .bind(&n.channel)
@@ -445,9 +540,9 @@ impl Tx {
                         .bind(&n.scope_code)
                         .bind(n.tier)
                         .bind(n.reporter_name.as_deref())
-                        .bind(phone_enc)
-                        .bind(last4)
-                        .bind(masked)
+                        .bind(sealed.encrypted)
+                        .bind(sealed.last4_hash)
+                        .bind(sealed.masked)
                         .bind(n.reporter_account_id)
                         .bind(&n.follow_token_hash)
                         .bind(n.case_unit)
@@ -461,13 +556,8 @@ impl Tx {
                         .bind(n.now.0)
                         .bind(n.stage_warn_at.0)
                         .bind(n.stage_deadline.0)
-                        .bind(phone_hash)
-                        .bind(next_alert_at("reported", None, [
-                            Some(n.stage_warn_at.0),
-                            Some(n.stage_deadline.0),
-                            Some(n.case_warn_at.0),
-                            Some(n.case_deadline.0),
-                        ]));
+                        .bind(sealed.hash)
+                        .bind(n.next_alert_at());
                 }
                 q.fetch_all(&mut *c).await?
             });
@@ -577,14 +667,9 @@ impl Tx {
 
     /// Appends history entries, at most one per case; their ids in the order given.
     pub async fn insert_case_events(&mut self, events: &[NewCaseEvent<'_>]) -> Result<Vec<i64>> {
-        const COLUMNS: usize = 9;
         let mut ids = Vec::with_capacity(events.len());
-        for chunk in statement_chunks(events, COLUMNS) {
-            let mut sql = String::from(
-                "INSERT INTO case_event (case_id, at, actor_id, actor_name, action, from_status, to_status, reason, detail) VALUES ",
-            );
-            Placeholders::for_tx(self).rows(&mut sql, chunk.len(), COLUMNS);
-            sql.push_str(" RETURNING id, case_id");
+        for chunk in statement_chunks(events, EVENT_COLUMNS) {
+            let sql = insert_case_events_sql(Placeholders::for_tx(self), chunk.len());
             // Only placeholders are formatted in; the values are bound.
             let sql = sqlx::AssertSqlSafe(sql);
             let rows: Vec<(i64, i64)> = on!(self, c => {
@@ -661,8 +746,7 @@ impl Tx {
         event_id: Option<i64>,
         now: Millis,
     ) -> Result<i64> {
-        let id: i64 = on!(self, c => sqlx::query_scalar(
-            "INSERT INTO case_photo (case_id, phase, file, mime, bytes, event_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+        let id: i64 = on!(self, c => sqlx::query_scalar(INSERT_CASE_PHOTO)
             .bind(case_id)
             .bind(phase)
             .bind(file)
@@ -727,24 +811,9 @@ impl Tx {
         probes: &[DuplicateProbe<'_>],
         final_statuses: [&str; 3],
     ) -> Result<Vec<Option<String>>> {
-        const COLUMNS: usize = 8;
         let mut found = Vec::with_capacity(probes.len());
-        for chunk in statement_chunks(probes, COLUMNS) {
-            let mut sql = String::from(
-                "WITH probe (k, scope_code, category_id, since, lon, lat, squeeze, reach) AS (VALUES ",
-            );
-            let mut p = Placeholders::for_tx(self);
-            p.rows(&mut sql, chunk.len(), COLUMNS);
-            p.fill(
-                &mut sql,
-                ") SELECT p.k, (SELECT c.number FROM case_record c \
-                 WHERE c.scope_code = p.scope_code AND c.category_id = p.category_id \
-                 AND c.created_at >= p.since AND c.status NOT IN (?, ?, ?) \
-                 AND (p.lon IS NULL OR p.lat IS NULL OR c.lon IS NULL OR c.lat IS NULL \
-                      OR (c.lon - p.lon) * p.squeeze * (c.lon - p.lon) * p.squeeze \
-                         + (c.lat - p.lat) * (c.lat - p.lat) <= p.reach) \
-                 ORDER BY c.created_at DESC LIMIT 1) FROM probe p",
-            );
+        for chunk in statement_chunks(probes, PROBE_COLUMNS) {
+            let sql = open_cases_near_sql(Placeholders::for_tx(self), chunk.len());
             // Only placeholders are formatted in; the values are bound.
             let sql = sqlx::AssertSqlSafe(sql);
             let rows: Vec<(i64, Option<String>)> = on!(self, c => {
@@ -1081,14 +1150,7 @@ impl Tx {
         counts: &[(String, String, String, i64, i64)],
     ) -> Result<()> {
         for chunk in statement_chunks(counts, 5) {
-            let mut sql = String::from(
-                "INSERT INTO case_intake_daily (day, scope_code, channel, category_id, reported) VALUES ",
-            );
-            Placeholders::for_tx(self).rows(&mut sql, chunk.len(), 5);
-            sql.push_str(
-                " ON CONFLICT (scope_code, day, channel, category_id) \
-                 DO UPDATE SET reported = case_intake_daily.reported + excluded.reported",
-            );
+            let sql = add_intake_counts_sql(Placeholders::for_tx(self), chunk.len());
             // Only placeholders are formatted in; the values are bound.
             let sql = sqlx::AssertSqlSafe(sql);
             on!(self, c => {
@@ -1194,6 +1256,14 @@ impl Placeholders {
     pub(crate) fn for_tx(tx: &Tx) -> Self {
         Placeholders {
             numbered: matches!(tx, Tx::Postgres(_)),
+            n: 0,
+        }
+    }
+
+    /// `?` each, bound in order: SQLite's own.
+    pub(crate) fn anonymous() -> Self {
+        Placeholders {
+            numbered: false,
             n: 0,
         }
     }

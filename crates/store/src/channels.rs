@@ -133,6 +133,16 @@ macro_rules! draft {
     }};
 }
 
+/// Links a case to the work order it came from: `$1` case, `$2` source, `$3` the source's id,
+/// `$4` reported, `$5` transferred, `$6` received.
+pub(crate) const INSERT_CASE_TRANSFER: &str = "INSERT INTO case_transfer (case_id, source_id, external_id, reported_at, transferred_at, received_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// Decides a chat draft still open: `$1` draft, `$2` status, `$3` case, `$4` by, `$5` when,
+/// `$6` reason.
+pub(crate) const DECIDE_CHAT_DRAFT: &str = "UPDATE chat_draft SET status = $2, case_id = $3, decided_by = $4, decided_at = $5, reason = $6 \
+     WHERE id = $1 AND status = 'draft'";
+
 impl Tx {
     pub async fn insert_transfer_source(
         &mut self,
@@ -171,9 +181,7 @@ impl Tx {
         transferred_at: Millis,
         received_at: Millis,
     ) -> Result<()> {
-        on!(self, c => sqlx::query(
-            "INSERT INTO case_transfer (case_id, source_id, external_id, reported_at, transferred_at, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)")
+        on!(self, c => sqlx::query(INSERT_CASE_TRANSFER)
             .bind(case_id)
             .bind(source_id)
             .bind(external_id)
@@ -337,9 +345,7 @@ impl Tx {
         reason: &str,
         at: Millis,
     ) -> Result<bool> {
-        let n = on!(self, c => sqlx::query(
-            "UPDATE chat_draft SET status = $2, case_id = $3, decided_by = $4, decided_at = $5, reason = $6 \
-             WHERE id = $1 AND status = 'draft'")
+        let n = on!(self, c => sqlx::query(DECIDE_CHAT_DRAFT)
             .bind(id)
             .bind(status)
             .bind(case_id)

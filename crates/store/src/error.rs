@@ -81,6 +81,32 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The direct writer's errors ([`crate::DirectWriter`]), told as sqlx's are: a unique
+/// violation by its index's name, a lock held too long as unavailable.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, message) => {
+                let message = message.as_deref().unwrap_or_default();
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                {
+                    let columns = message.rsplit(": ").next().unwrap_or_default();
+                    if let Some(name) = SQLITE_UNIQUE_INDEXES.get(columns) {
+                        return StoreError::Conflict(name.clone());
+                    }
+                }
+                if is_sqlite_busy(Some(&f.extended_code.to_string())) {
+                    return StoreError::Unavailable(format!("the database is busy: {message}"));
+                }
+                StoreError::Internal(format!("SQLite: {e}"))
+            }
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            _ => StoreError::Internal(format!("SQLite: {e}")),
+        }
+    }
+}
+
 /// SQLITE_BUSY and its extended codes (5 + n × 256), as sqlx's SQLite error gives them.
 fn is_sqlite_busy(code: Option<&str>) -> bool {
     code.and_then(|c| c.parse::<i32>().ok())

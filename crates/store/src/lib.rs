@@ -10,6 +10,7 @@ mod audit;
 mod cases;
 mod channels;
 pub mod crypto;
+mod direct;
 mod error;
 mod grid;
 mod migrate;
@@ -27,6 +28,7 @@ pub use cases::{
 };
 pub use channels::{CaseTransferRow, ChatDraftRow, ChatGroupRow, NewChatDraft, TransferSourceRow};
 pub use crypto::{CryptoError, FieldCipher};
+pub use direct::{DirectTx, DirectWriter};
 pub use error::StoreError;
 pub use grid::{GridNode, GridNodeInput, GridNodeVersion};
 pub use migrate::{MIGRATIONS, MigrateReport};
@@ -154,6 +156,8 @@ pub fn redact_url(url: &str) -> String {
 const WAL_AUTOCHECKPOINT_PAGES: &str = "10000";
 /// The WAL file is cut back to this size (bytes) after it was emptied.
 const WAL_SIZE_LIMIT: &str = "67108864";
+/// How long a connection waits for another process's write lock before it gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
@@ -194,7 +198,7 @@ impl Store {
                 .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
                 .pragma("journal_size_limit", WAL_SIZE_LIMIT)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(BUSY_TIMEOUT)
                 .foreign_keys(true)
                 .statement_cache_capacity(cases::STATEMENT_CACHE);
             // No ping before each use: a connection to a local file does not go stale, and on

@@ -61,6 +61,25 @@ pub struct OutboxRow {
     pub delivered_at: Option<i64>,
 }
 
+/// A multi-row insert into inboxes: `account_id, case_id, kind, title, body, created_at` each.
+pub(crate) fn insert_notifications_sql(mut p: crate::cases::Placeholders, rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO notification (account_id, case_id, kind, title, body, created_at) VALUES ",
+    );
+    p.rows(&mut sql, rows, NOTIFICATION_COLUMNS);
+    sql
+}
+
+pub(crate) const NOTIFICATION_COLUMNS: usize = 6;
+
+/// Every webhook: `id, name, url, events, active, created_at`.
+pub(crate) const WEBHOOKS: &str =
+    "SELECT id, name, url, events, active, created_at FROM webhook ORDER BY id";
+
+/// Queues a delivery: `$1` webhook, `$2` event, `$3` payload, `$4` time; its id.
+pub(crate) const ENQUEUE: &str = "INSERT INTO outbox (webhook_id, event, payload, status, attempts, next_at, created_at) \
+     VALUES ($1, $2, $3, 'pending', 0, $4, $4) RETURNING id";
+
 impl Tx {
     pub async fn insert_notification(
         &mut self,
@@ -84,12 +103,9 @@ impl Tx {
 
     /// Puts notifications in their owners' inboxes, a statement per chunk.
     pub async fn insert_notifications(&mut self, all: &[NewNotification<'_>]) -> Result<()> {
-        const COLUMNS: usize = 6;
-        for chunk in crate::cases::statement_chunks(all, COLUMNS) {
-            let mut sql = String::from(
-                "INSERT INTO notification (account_id, case_id, kind, title, body, created_at) VALUES ",
-            );
-            crate::cases::Placeholders::for_tx(self).rows(&mut sql, chunk.len(), COLUMNS);
+        for chunk in crate::cases::statement_chunks(all, NOTIFICATION_COLUMNS) {
+            let sql =
+                insert_notifications_sql(crate::cases::Placeholders::for_tx(self), chunk.len());
             // Only placeholders are formatted in; the values are bound.
             let sql = sqlx::AssertSqlSafe(sql);
             on!(self, c => {
@@ -188,8 +204,7 @@ impl Tx {
 
     pub async fn webhooks(&mut self) -> Result<Vec<WebhookRow>> {
         type T = (i64, String, String, String, bool, i64);
-        let rows: Vec<T> = on!(self, c => sqlx::query_as(
-            "SELECT id, name, url, events, active, created_at FROM webhook ORDER BY id")
+        let rows: Vec<T> = on!(self, c => sqlx::query_as(WEBHOOKS)
             .fetch_all(&mut *c)
             .await?);
         Ok(rows
@@ -222,9 +237,7 @@ impl Tx {
         payload: &str,
         now: Millis,
     ) -> Result<i64> {
-        let id: i64 = on!(self, c => sqlx::query_scalar(
-            "INSERT INTO outbox (webhook_id, event, payload, status, attempts, next_at, created_at) \
-             VALUES ($1, $2, $3, 'pending', 0, $4, $4) RETURNING id")
+        let id: i64 = on!(self, c => sqlx::query_scalar(ENQUEUE)
             .bind(webhook_id)
             .bind(event)
             .bind(payload)
