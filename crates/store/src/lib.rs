@@ -158,8 +158,10 @@ const WAL_AUTOCHECKPOINT_PAGES: &str = "10000";
 const WAL_SIZE_LIMIT: &str = "67108864";
 /// How long a connection waits for another process's write lock before it gives up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the checkpointer copies the WAL into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// How often the checkpointer copies the WAL into the database file. The writer's own
+/// checkpoint (at [`WAL_AUTOCHECKPOINT_PAGES`]) copies what is left since the last one and holds
+/// up a batch meanwhile: at 200 ms that took 16–30 ms under a stream of reports, at 50 ms 6–14.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 
 /// Checkpoints the SQLite WAL in the background, on a reading connection, without blocking the
 /// writer (`PASSIVE`: as much as no reader still needs), until the store is closed.
