@@ -202,7 +202,15 @@ async fn a_backlog_longer_than_a_page_is_worked_off_in_one_run() {
     // of each are past their deadlines.
     let old = now - 10 * 86_400_000;
     let rows: Vec<_> = (0..450)
-        .map(|_| (category, MICRO, "reported", old, 103.83, 30.69))
+        .map(|_| store::BenchCase {
+            category_id: category,
+            micro_grid: MICRO,
+            status: "reported",
+            created_at: old,
+            lon: 103.83,
+            lat: 30.69,
+            holder_account_id: None,
+        })
         .collect();
     let mut tx = db.store.write().await.unwrap();
     tx.insert_bench_cases(1, &rows).await.unwrap();

@@ -153,6 +153,19 @@ pub struct NewCase {
     pub now: Millis,
 }
 
+/// A synthetic case of the benchmarks' generator ([`Tx::insert_bench_cases`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BenchCase<'a> {
+    pub category_id: i64,
+    pub micro_grid: &'a str,
+    pub status: &'a str,
+    pub created_at: i64,
+    pub lon: f64,
+    pub lat: f64,
+    /// Who holds it (its micro-grid's worker, as intake's default holder would be).
+    pub holder_account_id: Option<i64>,
+}
+
 /// What a new report is compared with to find an open case it may repeat.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DuplicateProbe<'a> {
@@ -1000,44 +1013,44 @@ impl Tx {
         Ok(n == 1)
     }
 
-    /// Writes many synthetic cases at once (for the benchmarks' generator): `(category, micro-
-    /// grid, status, created_at, lon, lat)` each; numbered `B{first + i}`.
-    pub async fn insert_bench_cases(
-        &mut self,
-        first: i64,
-        rows: &[(i64, &str, &str, i64, f64, f64)],
-    ) -> Result<()> {
+    /// Writes many synthetic cases at once (for the benchmarks' generator), numbered
+    /// `B{first + i}`.
+    pub async fn insert_bench_cases(&mut self, first: i64, rows: &[BenchCase<'_>]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
         let mut sql = String::from(
             "INSERT INTO case_record (number, channel, category_id, urgent, description, address, lon, lat, scope_code, \
              status, tier, follow_token_hash, stage, stage_unit, stage_started_at, stage_warn_at, stage_deadline, \
-             case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, next_alert_at) VALUES ",
+             case_unit, case_warn_at, case_deadline, supervised, version, created_at, updated_at, next_alert_at, \
+             holder_account_id, holder_node) VALUES ",
         );
         // The creation time goes into seven columns, the clocks derived from it.
         Placeholders::for_tx(self).repeat(
             &mut sql,
             rows.len(),
             "(?, 'api', ?, FALSE, 'bench', '', ?, ?, ?, ?, 'micro_grid', '-', 'handle', 'working_days', \
-                 ?, ?, ? + 259200000, 'working_days', ? + 345600000, ? + 432000000, FALSE, 1, ?, ?, ?)",
+                 ?, ?, ? + 259200000, 'working_days', ? + 345600000, ? + 432000000, FALSE, 1, ?, ?, ?, ?, ?)",
         );
         let sql = sqlx::AssertSqlSafe(sql);
         on!(self, c => {
             let mut q = sqlx::query(sql);
-            for (i, (category, micro, status, created, lon, lat)) in rows.iter().enumerate() {
+            for (i, b) in rows.iter().enumerate() {
                 q = q
                     .bind(format!("B{}", first + i as i64))
-                    .bind(*category)
-                    .bind(*lon)
-                    .bind(*lat)
-                    .bind(*micro)
-                    .bind(*status);
+                    .bind(b.category_id)
+                    .bind(b.lon)
+                    .bind(b.lat)
+                    .bind(b.micro_grid)
+                    .bind(b.status);
                 for _ in 0..7 {
-                    q = q.bind(*created);
+                    q = q.bind(b.created_at);
                 }
                 // The stage's warning comes first: at creation.
-                q = q.bind(next_alert_at(status, None, [Some(*created); 4]));
+                q = q
+                    .bind(next_alert_at(b.status, None, [Some(b.created_at); 4]))
+                    .bind(b.holder_account_id)
+                    .bind(b.micro_grid);
             }
             q.execute(&mut *c).await?.rows_affected()
         });

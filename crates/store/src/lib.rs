@@ -23,8 +23,8 @@ pub use accounts::{Account, GrantRow, NewAccount, NewSession, SessionRow};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent};
 pub use cases::{
-    CaseChange, CaseEventRow, CaseFilter, CasePhotoRow, CaseRow, CaseUpdateRow, CategoryRow,
-    DuplicateProbe, IntakeDimension, NewCase, NewCaseEvent, REPORTER_PHONE_FIELD,
+    BenchCase, CaseChange, CaseEventRow, CaseFilter, CasePhotoRow, CaseRow, CaseUpdateRow,
+    CategoryRow, DuplicateProbe, IntakeDimension, NewCase, NewCaseEvent, REPORTER_PHONE_FIELD,
 };
 pub use channels::{CaseTransferRow, ChatDraftRow, ChatGroupRow, NewChatDraft, TransferSourceRow};
 pub use crypto::{CryptoError, FieldCipher};

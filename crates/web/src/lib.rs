@@ -18,6 +18,7 @@ mod pages;
 pub use api::ApiDoc;
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use middleware::SESSION_COOKIE;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

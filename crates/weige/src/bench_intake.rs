@@ -161,8 +161,50 @@ async fn points(app: &App) -> Result<Vec<(String, f64, f64)>, String> {
     Ok(out)
 }
 
+/// Who holds each micro-grid's cases, as intake's default holder would make it: the demo's
+/// micro-grid worker hers, a bench account (no role, no password) each other's.
+async fn holders(
+    app: &App,
+    points: &[(String, f64, f64)],
+) -> Result<std::collections::HashMap<String, i64>, String> {
+    let e = |e: store::StoreError| e.to_string();
+    let mut tx = app.store.write().await.map_err(e)?;
+    let worker = tx
+        .account_by_username("micro")
+        .await
+        .map_err(e)?
+        .ok_or("the demo's micro-grid worker is missing")?;
+    let mut out = std::collections::HashMap::new();
+    for code in points.iter().map(|p| p.0.as_str()) {
+        if out.contains_key(code) {
+            continue;
+        }
+        let id = if code == worker.home_scope {
+            worker.id
+        } else {
+            let node = tx
+                .grid_node_by_code(code)
+                .await
+                .map_err(e)?
+                .ok_or_else(|| format!("no micro-grid {code}"))?;
+            tx.insert_account(&store::NewAccount {
+                username: &format!("bench-{code}"),
+                display_name: "压测网格员",
+                password_hash: "-",
+                home_scope_id: node.id,
+                now: app::now(),
+            })
+            .await
+            .map_err(e)?
+        };
+        out.insert(code.to_owned(), id);
+    }
+    tx.commit().await.map_err(e)?;
+    Ok(out)
+}
+
 /// Fills the database with `n` synthetic cases spread over the street, three years and the
-/// states of the loop (most closed, as in life).
+/// states of the loop (most closed, as in life), each held by its micro-grid's worker.
 async fn fill(app: &App, points: &[(String, f64, f64)], n: usize) -> Result<Duration, String> {
     let categories: Vec<i64> = app
         .category_list()
@@ -187,6 +229,7 @@ async fn fill(app: &App, points: &[(String, f64, f64)], n: usize) -> Result<Dura
     let now = app::now().0;
     let span = 3 * 365 * 86_400_000i64;
     let started = Instant::now();
+    let holders = holders(app, points).await?;
     let mut rng = geo_grid::Rng::new(7);
     let mut done = 0;
     // Loaded without its secondary indexes, which are then built once each: the same database
@@ -201,18 +244,18 @@ async fn fill(app: &App, points: &[(String, f64, f64)], n: usize) -> Result<Dura
                 break;
             }
             let batch = (n - done).min(1_000);
-            let rows: Vec<(i64, &str, &str, i64, f64, f64)> = (0..batch)
+            let rows: Vec<store::BenchCase<'_>> = (0..batch)
                 .map(|i| {
                     let p = &points[rng.below(0, points.len() as u64) as usize];
-                    let created = now - span + span * (done + i) as i64 / n as i64;
-                    (
-                        categories[rng.below(0, categories.len() as u64) as usize],
-                        p.0.as_str(),
-                        statuses[rng.below(0, statuses.len() as u64) as usize],
-                        created,
-                        p.1,
-                        p.2,
-                    )
+                    store::BenchCase {
+                        category_id: categories[rng.below(0, categories.len() as u64) as usize],
+                        micro_grid: p.0.as_str(),
+                        status: statuses[rng.below(0, statuses.len() as u64) as usize],
+                        created_at: now - span + span * (done + i) as i64 / n as i64,
+                        lon: p.1,
+                        lat: p.2,
+                        holder_account_id: holders.get(&p.0).copied(),
+                    }
                 })
                 .collect();
             tx.insert_bench_cases(done as i64, &rows)
@@ -341,7 +384,23 @@ async fn run_engine(a: &IntakeArgs, url: &str, label: &str) -> Result<(), String
         );
         let micro = points[0].0.clone();
         let community = micro[..12].to_owned();
+        // The demo's micro-grid worker opens her task list: her open cases, newest first.
+        let session = app
+            .login(
+                "micro",
+                app::demo::DEMO_PASSWORD,
+                app::Origin {
+                    client_addr: "127.0.0.1".into(),
+                    request_id: "bench".into(),
+                    user_agent: "bench".into(),
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let cookie = format!("{}={}", web::SESSION_COOKIE, session.token);
+        let open = "reported,accepted,dispatched,in_progress,handled,verifying,rework,returned,extension_requested,parked";
         let queries = [
+            ("a worker's task list (mine)", format!("/api/v1/cases?scope={}&mine=true&status={open}&limit=50", app::demo::MICRO_GRID)),
             ("a micro-grid's newest", format!("/api/v1/cases?scope={micro}&limit=50")),
             ("street, in progress", "/api/v1/cases?scope=510115001&status=in_progress&limit=50".to_owned()),
             ("community, overdue", format!("/api/v1/cases?scope={community}&overdue=true&limit=50")),
@@ -349,12 +408,17 @@ async fn run_engine(a: &IntakeArgs, url: &str, label: &str) -> Result<(), String
             ("street, second page", "/api/v1/cases?scope=510115001&before=500000&limit=50".to_owned()),
         ];
         for (name, uri) in queries {
-            let auth = format!("Bearer {key}");
+            // The task list is the worker's own, through her session; the rest the API key's.
+            let (name_of, value) = if uri.contains("mine=true") {
+                ("cookie", cookie.clone())
+            } else {
+                ("authorization", format!("Bearer {key}"))
+            };
             let q: Arc<dyn Fn(usize) -> hyper::Request<Full<Bytes>> + Send + Sync> =
                 Arc::new(move |_| {
                     hyper::Request::get(uri.as_str())
                         .header("host", "bench")
-                        .header("authorization", auth.as_str())
+                        .header(name_of, value.as_str())
                         .body(Full::new(Bytes::new()))
                         .unwrap_or_default()
                 });

@@ -373,7 +373,7 @@ fn the_intake_benchmark_runs_small_and_refuses_nonsense() {
         2 * engines,
         "{out}"
     );
-    assert_eq!(out.matches("  list: ").count(), 5 * engines, "{out}");
+    assert_eq!(out.matches("  list: ").count(), 6 * engines, "{out}");
     assert!(!out.contains("(failed)"), "{out}");
 
     let zero = Command::new(env!("CARGO_BIN_EXE_weige"))
