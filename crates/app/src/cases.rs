@@ -1332,8 +1332,16 @@ impl App {
             })
             .await?;
         for (file, mime, bytes) in photos {
-            tx.insert_case_photo(id, "after", file, mime, *bytes as i64, Some(event), now)
-                .await?;
+            tx.insert_case_photo(&store::NewCasePhoto {
+                case_id: id,
+                phase: "after",
+                file,
+                mime,
+                bytes: *bytes as i64,
+                event_id: Some(event),
+                now,
+            })
+            .await?;
         }
         let mut final_status = to;
         let mut final_holder = holder;

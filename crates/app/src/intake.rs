@@ -14,8 +14,8 @@ use crate::{App, AppError, Result};
 use domain::case::Status;
 use std::sync::{Arc, Mutex};
 use store::{
-    DirectTx, DirectWriter, DuplicateProbe, HeldWriter, NewCase, NewCaseEvent, NewNotification,
-    StoreError, Tx, WebhookRow,
+    DirectTx, DirectWriter, DuplicateProbe, HeldWriter, NewCase, NewCaseEvent, NewCasePhoto,
+    NewNotification, StoreError, Tx, WebhookRow,
 };
 
 use tokio::sync::oneshot;
@@ -211,17 +211,7 @@ pub(crate) trait IntakeTx {
     ) -> store::Result<Vec<i64>>;
     async fn insert_case_events(&mut self, events: &[NewCaseEvent<'_>]) -> store::Result<Vec<i64>>;
     async fn insert_notifications(&mut self, all: &[NewNotification<'_>]) -> store::Result<()>;
-    #[allow(clippy::too_many_arguments)]
-    async fn insert_case_photo(
-        &mut self,
-        case_id: i64,
-        phase: &str,
-        file: &str,
-        mime: &str,
-        bytes: i64,
-        event_id: Option<i64>,
-        now: domain::Millis,
-    ) -> store::Result<i64>;
+    async fn insert_case_photo(&mut self, p: &NewCasePhoto<'_>) -> store::Result<i64>;
     async fn enqueue(
         &mut self,
         webhook_id: i64,
@@ -238,7 +228,6 @@ pub(crate) trait IntakeTx {
         transferred_at: domain::Millis,
         received_at: domain::Millis,
     ) -> store::Result<()>;
-    #[allow(clippy::too_many_arguments)]
     async fn decide_chat_draft(
         &mut self,
         id: i64,
@@ -276,8 +265,8 @@ macro_rules! intake_tx {
             async fn insert_notifications(&mut self, all: &[NewNotification<'_>]) -> store::Result<()> {
                 self.insert_notifications(all)$($await)*
             }
-            async fn insert_case_photo(&mut self, case_id: i64, phase: &str, file: &str, mime: &str, bytes: i64, event_id: Option<i64>, now: domain::Millis) -> store::Result<i64> {
-                self.insert_case_photo(case_id, phase, file, mime, bytes, event_id, now)$($await)*
+            async fn insert_case_photo(&mut self, p: &NewCasePhoto<'_>) -> store::Result<i64> {
+                self.insert_case_photo(p)$($await)*
             }
             async fn enqueue(&mut self, webhook_id: i64, event: &str, payload: &str, now: domain::Millis) -> store::Result<i64> {
                 self.enqueue(webhook_id, event, payload, now)$($await)*
@@ -621,8 +610,16 @@ impl App {
         for ((((r, number), id), event), possible_duplicate_of) in written {
             let c = &r.case;
             for (file, mime, bytes) in &r.photos {
-                tx.insert_case_photo(id, "before", file, mime, *bytes as i64, Some(event), c.now)
-                    .await?;
+                tx.insert_case_photo(&NewCasePhoto {
+                    case_id: id,
+                    phase: "before",
+                    file,
+                    mime,
+                    bytes: *bytes as i64,
+                    event_id: Some(event),
+                    now: c.now,
+                })
+                .await?;
             }
             if announce {
                 let payload = serde_json::json!({

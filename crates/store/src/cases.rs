@@ -153,6 +153,20 @@ pub struct NewCase {
     pub now: Millis,
 }
 
+/// A photo of a case, stored in the photo folder as `file`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCasePhoto<'a> {
+    pub case_id: i64,
+    /// `before` (with the report) or `after` (with the handling).
+    pub phase: &'a str,
+    pub file: &'a str,
+    pub mime: &'a str,
+    pub bytes: i64,
+    /// The history entry it came with.
+    pub event_id: Option<i64>,
+    pub now: Millis,
+}
+
 /// A synthetic case of the benchmarks' generator ([`Tx::insert_bench_cases`]).
 #[derive(Debug, Clone, Copy)]
 pub struct BenchCase<'a> {
@@ -748,25 +762,15 @@ impl Tx {
             .collect())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_case_photo(
-        &mut self,
-        case_id: i64,
-        phase: &str,
-        file: &str,
-        mime: &str,
-        bytes: i64,
-        event_id: Option<i64>,
-        now: Millis,
-    ) -> Result<i64> {
+    pub async fn insert_case_photo(&mut self, p: &NewCasePhoto<'_>) -> Result<i64> {
         let id: i64 = on!(self, c => sqlx::query_scalar(INSERT_CASE_PHOTO)
-            .bind(case_id)
-            .bind(phase)
-            .bind(file)
-            .bind(mime)
-            .bind(bytes)
-            .bind(event_id)
-            .bind(now.0)
+            .bind(p.case_id)
+            .bind(p.phase)
+            .bind(p.file)
+            .bind(p.mime)
+            .bind(p.bytes)
+            .bind(p.event_id)
+            .bind(p.now.0)
             .fetch_one(&mut *c)
             .await?);
         Ok(id)

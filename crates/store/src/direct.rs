@@ -14,8 +14,8 @@ use crate::cases::{
 use crate::channels::{DECIDE_CHAT_DRAFT, INSERT_CASE_TRANSFER};
 use crate::notify::{ENQUEUE, NOTIFICATION_COLUMNS, WEBHOOKS, insert_notifications_sql};
 use crate::{
-    DuplicateProbe, FieldCipher, NewCase, NewCaseEvent, NewNotification, Result, Store, StoreError,
-    WebhookRow,
+    DuplicateProbe, FieldCipher, NewCase, NewCaseEvent, NewCasePhoto, NewNotification, Result,
+    Store, StoreError, WebhookRow,
 };
 use domain::Millis;
 use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior};
@@ -312,19 +312,11 @@ impl DirectTx<'_> {
     }
 
     /// See [`crate::Tx::insert_case_photo`].
-    #[allow(clippy::too_many_arguments)]
-    pub fn insert_case_photo(
-        &mut self,
-        case_id: i64,
-        phase: &str,
-        file: &str,
-        mime: &str,
-        bytes: i64,
-        event_id: Option<i64>,
-        now: Millis,
-    ) -> Result<i64> {
+    pub fn insert_case_photo(&mut self, p: &NewCasePhoto<'_>) -> Result<i64> {
         let id = self.0.prepare_cached(INSERT_CASE_PHOTO)?.query_row(
-            rusqlite::params![case_id, phase, file, mime, bytes, event_id, now.0],
+            rusqlite::params![
+                p.case_id, p.phase, p.file, p.mime, p.bytes, p.event_id, p.now.0
+            ],
             |r| r.get(0),
         )?;
         Ok(id)

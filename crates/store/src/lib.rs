@@ -24,7 +24,8 @@ pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent};
 pub use cases::{
     BenchCase, CaseChange, CaseEventRow, CaseFilter, CasePhotoRow, CaseRow, CaseUpdateRow,
-    CategoryRow, DuplicateProbe, IntakeDimension, NewCase, NewCaseEvent, REPORTER_PHONE_FIELD,
+    CategoryRow, DuplicateProbe, IntakeDimension, NewCase, NewCaseEvent, NewCasePhoto,
+    REPORTER_PHONE_FIELD,
 };
 pub use channels::{CaseTransferRow, ChatDraftRow, ChatGroupRow, NewChatDraft, TransferSourceRow};
 pub use crypto::{CryptoError, FieldCipher};
