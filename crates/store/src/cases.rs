@@ -153,6 +153,60 @@ pub struct NewCase {
     pub now: Millis,
 }
 
+/// The ids of a chunk of new cases in the chunk's order, from their `(id, number)` rows: the
+/// engines do not promise RETURNING's order, so they are matched by number.
+pub(crate) fn case_ids_in_order(
+    chunk: &[(&str, &NewCase)],
+    rows: Vec<(i64, String)>,
+) -> Result<Vec<i64>> {
+    let by_number: std::collections::HashMap<String, i64> =
+        rows.into_iter().map(|(id, number)| (number, id)).collect();
+    chunk
+        .iter()
+        .map(|(number, _)| {
+            by_number
+                .get(*number)
+                .copied()
+                .ok_or_else(|| crate::StoreError::Internal(format!("case {number} not inserted")))
+        })
+        .collect()
+}
+
+/// The ids of a chunk of history entries in the chunk's order, from their `(id, case)` rows
+/// (at most one entry per case in a statement).
+pub(crate) fn event_ids_in_order(
+    chunk: &[NewCaseEvent<'_>],
+    rows: Vec<(i64, i64)>,
+) -> Result<Vec<i64>> {
+    let by_case: std::collections::HashMap<i64, i64> =
+        rows.into_iter().map(|(id, case)| (case, id)).collect();
+    if by_case.len() != chunk.len() {
+        return Err(crate::StoreError::Internal(
+            "two history entries of one case in one statement".into(),
+        ));
+    }
+    chunk
+        .iter()
+        .map(|e| {
+            by_case
+                .get(&e.case_id)
+                .copied()
+                .ok_or_else(|| crate::StoreError::Internal("history entry not inserted".into()))
+        })
+        .collect()
+}
+
+/// Each of `n` probes' answer, from the `(probe, number)` rows of [`open_cases_near_sql`].
+pub(crate) fn answers_by_probe(n: usize, rows: Vec<(i64, Option<String>)>) -> Vec<Option<String>> {
+    let mut answers = vec![None; n];
+    for (k, number) in rows {
+        if let Some(a) = usize::try_from(k).ok().and_then(|k| answers.get_mut(k)) {
+            *a = number;
+        }
+    }
+    answers
+}
+
 /// A photo of a case, stored in the photo folder as `file`.
 #[derive(Debug, Clone, Copy)]
 pub struct NewCasePhoto<'a> {
@@ -588,14 +642,7 @@ impl Tx {
                 }
                 q.fetch_all(&mut *c).await?
             });
-            // The engines do not promise RETURNING's order: matched by number.
-            let by_number: std::collections::HashMap<String, i64> =
-                rows.into_iter().map(|(id, number)| (number, id)).collect();
-            for (number, _) in chunk {
-                ids.push(*by_number.get(*number).ok_or_else(|| {
-                    crate::StoreError::Internal(format!("case {number} not inserted"))
-                })?);
-            }
+            ids.extend(case_ids_in_order(chunk, rows)?);
         }
         Ok(ids)
     }
@@ -715,18 +762,7 @@ impl Tx {
                 }
                 q.fetch_all(&mut *c).await?
             });
-            let by_case: std::collections::HashMap<i64, i64> =
-                rows.into_iter().map(|(id, case)| (case, id)).collect();
-            if by_case.len() != chunk.len() {
-                return Err(crate::StoreError::Internal(
-                    "two history entries of one case in one statement".into(),
-                ));
-            }
-            for e in chunk {
-                ids.push(*by_case.get(&e.case_id).ok_or_else(|| {
-                    crate::StoreError::Internal("history entry not inserted".into())
-                })?);
-            }
+            ids.extend(event_ids_in_order(chunk, rows)?);
         }
         Ok(ids)
     }
@@ -852,13 +888,7 @@ impl Tx {
                 }
                 q.fetch_all(&mut *c).await?
             });
-            let mut answers = vec![None; chunk.len()];
-            for (k, number) in rows {
-                if let Some(a) = usize::try_from(k).ok().and_then(|k| answers.get_mut(k)) {
-                    *a = number;
-                }
-            }
-            found.extend(answers);
+            found.extend(answers_by_probe(chunk.len(), rows));
         }
         Ok(found)
     }

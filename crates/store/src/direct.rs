@@ -8,18 +8,17 @@
 
 use crate::cases::{
     EVENT_COLUMNS, INSERT_CASE_PHOTO, PROBE_COLUMNS, Placeholders, STATEMENT_CACHE, SealedPhone,
-    TAKE_CASE_SEQS, add_intake_counts_sql, insert_case_events_sql, insert_cases_sql,
-    open_cases_near_sql, statement_chunks,
+    TAKE_CASE_SEQS, add_intake_counts_sql, answers_by_probe, case_ids_in_order, event_ids_in_order,
+    insert_case_events_sql, insert_cases_sql, open_cases_near_sql, statement_chunks,
 };
 use crate::channels::{DECIDE_CHAT_DRAFT, INSERT_CASE_TRANSFER};
 use crate::notify::{ENQUEUE, NOTIFICATION_COLUMNS, WEBHOOKS, insert_notifications_sql};
 use crate::{
     DuplicateProbe, FieldCipher, NewCase, NewCaseEvent, NewCasePhoto, NewNotification, Result,
-    Store, StoreError, WebhookRow,
+    Store, WebhookRow,
 };
 use domain::Millis;
 use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior};
-use std::collections::HashMap;
 
 /// A writing connection of the intake's own to the SQLite file; see the module.
 pub struct DirectWriter {
@@ -175,15 +174,8 @@ impl DirectTx<'_> {
             for s in &final_statuses {
                 values.push(s);
             }
-            let mut answers = vec![None; chunk.len()];
-            for (k, number) in rows(&self.0, &sql, &values, |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
-            })? {
-                if let Some(a) = usize::try_from(k).ok().and_then(|k| answers.get_mut(k)) {
-                    *a = number;
-                }
-            }
-            found.extend(answers);
+            let found_rows = rows(&self.0, &sql, &values, |r| Ok((r.get(0)?, r.get(1)?)))?;
+            found.extend(answers_by_probe(chunk.len(), found_rows));
         }
         Ok(found)
     }
@@ -236,17 +228,8 @@ impl DirectTx<'_> {
                     next_alert,
                 ]);
             }
-            let by_number: HashMap<String, i64> =
-                rows(&self.0, &sql, &values, |r| Ok((r.get(1)?, r.get(0)?)))?
-                    .into_iter()
-                    .collect();
-            for (number, _) in chunk {
-                ids.push(
-                    *by_number.get(*number).ok_or_else(|| {
-                        StoreError::Internal(format!("case {number} not inserted"))
-                    })?,
-                );
-            }
+            let written = rows(&self.0, &sql, &values, |r| Ok((r.get(0)?, r.get(1)?)))?;
+            ids.extend(case_ids_in_order(chunk, written)?);
         }
         Ok(ids)
     }
@@ -270,22 +253,8 @@ impl DirectTx<'_> {
                     &e.detail,
                 ]);
             }
-            let by_case: HashMap<i64, i64> =
-                rows(&self.0, &sql, &values, |r| Ok((r.get(1)?, r.get(0)?)))?
-                    .into_iter()
-                    .collect();
-            if by_case.len() != chunk.len() {
-                return Err(StoreError::Internal(
-                    "two history entries of one case in one statement".into(),
-                ));
-            }
-            for e in chunk {
-                ids.push(
-                    *by_case
-                        .get(&e.case_id)
-                        .ok_or_else(|| StoreError::Internal("history entry not inserted".into()))?,
-                );
-            }
+            let written = rows(&self.0, &sql, &values, |r| Ok((r.get(0)?, r.get(1)?)))?;
+            ids.extend(event_ids_in_order(chunk, written)?);
         }
         Ok(ids)
     }
