@@ -337,7 +337,7 @@ impl App {
                 }
             };
             // The direct writer blocks the thread it writes on: its own, not a server's.
-            match writer_thread().filter(|_| sqlite) {
+            match sqlite.then(writer_thread).flatten() {
                 Some(rt) => drop(rt.spawn(writer)),
                 None => drop(tokio::spawn(writer)),
             }
