@@ -565,6 +565,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 async fn serve(settings: &Settings, app: App, demo: bool) -> Result<(), Failure> {
+    let stop = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|source| Failure::Listen {
@@ -621,7 +622,7 @@ async fn serve(settings: &Settings, app: App, demo: bool) -> Result<(), Failure>
     );
     let warnings = tokio::spawn(give_warnings(app.clone(), worker.clone()));
     let deliveries = tokio::spawn(deliver_webhooks(app.clone(), worker));
-    let result = web::serve(listener, state, shutdown_signal()).await;
+    let result = web::serve(listener, state, stop).await;
     sweeper.abort();
     map_watch.abort();
     warnings.abort();
@@ -707,26 +708,48 @@ async fn check_grid(app: &App, ctx: &Ctx, scope: &str, tolerance: f64) -> Result
     )))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The future that ends when SIGINT or SIGTERM arrives. The handlers are installed here, when it
+/// is made, not when it is first polled: a signal that comes right after the address is printed
+/// must already stop the server cleanly instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let int = async {
+                match int.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = int => {},
+                () = term => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 async fn user(app: &App, ctx: &Ctx, cmd: UserCommand) -> Result<(), Failure> {
