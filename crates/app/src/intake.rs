@@ -909,6 +909,9 @@ mod tests {
             .report_case(&Ctx::cli(), &report, photo())
             .await
             .unwrap();
+        // The first writer task may still be looking at the queue: the second report must
+        // start a writer of its own, which opens the direct writer.
+        assert!(stops(&app).await);
         *app.intake.direct.lock().unwrap() = Direct::Untried;
         let direct = app
             .report_case(&Ctx::cli(), &report, photo())
