@@ -4,9 +4,7 @@ use crate::AppError;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use sha2::{Digest, Sha256};
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use store::hex;
 
 /// `n` random bytes from the operating system, hex-encoded.
 pub fn random_hex(n: usize) -> Result<String, AppError> {

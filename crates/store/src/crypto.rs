@@ -72,7 +72,7 @@ impl FieldCipher {
     pub fn generate_hex() -> Result<String, CryptoError> {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).map_err(|_| CryptoError::NoRandomness)?;
-        Ok(key.iter().map(|b| format!("{b:02x}")).collect())
+        Ok(hex(&key))
     }
 
     /// `version ‖ nonce (12) ‖ ciphertext ‖ tag`.
@@ -126,12 +126,19 @@ impl FieldCipher {
         mac.update(field.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(&mac.finalize().into_bytes())
     }
+}
+
+/// Bytes as lowercase hexadecimal, two digits each (hashes, keys and tokens are shown so).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -140,6 +147,15 @@ mod tests {
 
     fn cipher() -> FieldCipher {
         FieldCipher::from_hex(&"ab".repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn hex_writes_two_lowercase_digits_a_byte() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff, 0x5b]), "000fa0ff5b");
+        for b in 0..=255u8 {
+            assert_eq!(hex(&[b]), format!("{b:02x}"));
+        }
     }
 
     #[test]

@@ -119,10 +119,7 @@ pub struct MigrateReport {
 }
 
 fn checksum(sql: &str) -> String {
-    Sha256::digest(sql.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::crypto::hex(&Sha256::digest(sql.as_bytes()))
 }
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS weige_migration (

@@ -41,7 +41,21 @@ fn request_id(headers: &HeaderMap) -> String {
                 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| app::random_hex(8).unwrap_or_else(|_| "0".into()))
+        .unwrap_or_else(new_request_id)
+}
+
+/// A request id of this server's own: a random prefix drawn once per process, then a counter,
+/// so that ids are unique across servers and restarts without asking the kernel for randomness
+/// on every request.
+fn new_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    // Without randomness the process id still tells servers apart.
+    let prefix = PREFIX.get_or_init(|| {
+        app::random_hex(4).unwrap_or_else(|_| format!("{:08x}", std::process::id()))
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}{n:08x}")
 }
 
 /// Everything from this server only; images also from the base map's origin, when there is one.
