@@ -296,7 +296,15 @@ async fn a_kill_9_under_load_loses_no_acknowledged_report() {
             })
         })
         .collect();
+    // Bounded: clients that lost the server stop, and the test must then fail, not hang.
+    let waiting_since = std::time::Instant::now();
     while acknowledged.lock().unwrap().len() < 200 {
+        assert!(
+            waiting_since.elapsed() < std::time::Duration::from_secs(120)
+                && clients.iter().any(|c| !c.is_finished()),
+            "only {} reports acknowledged",
+            acknowledged.lock().unwrap().len()
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let killed = Command::new("kill")
