@@ -722,33 +722,26 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     };
     async move {
         #[cfg(unix)]
-        {
-            let int = async {
-                match int.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            let term = async {
-                match term.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = int => {},
-                () = term => {},
-            }
+        tokio::select! {
+            () = received(int.as_mut()) => {},
+            () = received(term.as_mut()) => {},
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
         }
         tracing::info!("shutting down: finishing requests in flight");
+    }
+}
+
+/// Ends when the signal arrives; never, when its handler could not be installed.
+#[cfg(unix)]
+async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
