@@ -108,6 +108,25 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Connections the kernel holds for the server before it accepts them. The standard library's
+/// `bind` asks for 128: a burst of more clients connecting at once (a community meeting scanning
+/// a QR code, a proxy opening its pool) overflowed it, and each connection refused so waited a
+/// second for its SYN to be sent again. The kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listening socket on `addr` for [`serve`], with room for bursts of new connections.
+pub fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As the standard library's `bind`: a restarted server takes its port back at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves until `shutdown` resolves, then lets requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,

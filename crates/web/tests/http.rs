@@ -669,3 +669,31 @@ async fn a_resident_reports_and_follows_the_case_without_an_account() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("和平社区1-1号微网格"));
 }
+
+/// A burst of clients connecting at once waits in the kernel's queue for the server to accept
+/// them; none is dropped to retry its connection a second later (the standard `bind`'s queue of
+/// 128 did that to the 129th).
+#[tokio::test]
+async fn a_burst_of_connections_is_queued_not_dropped() {
+    let listener = web::listen(([127, 0, 0, 1], 0).into()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Nobody accepts meanwhile: every connection waits in the queue.
+    let mut connecting = tokio::task::JoinSet::new();
+    for _ in 0..300 {
+        connecting.spawn(tokio::time::timeout(
+            std::time::Duration::from_millis(900),
+            tokio::net::TcpStream::connect(addr),
+        ));
+    }
+    let mut connected = Vec::new();
+    while let Some(done) = connecting.join_next().await {
+        let stream = done
+            .unwrap()
+            .expect("connected before a SYN retry")
+            .unwrap();
+        connected.push(stream);
+    }
+    assert_eq!(connected.len(), 300);
+    // The port is taken while the listener lives.
+    assert!(web::listen(addr).is_err());
+}

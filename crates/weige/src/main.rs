@@ -566,12 +566,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 async fn serve(settings: &Settings, app: App, demo: bool) -> Result<(), Failure> {
     let stop = shutdown_signal();
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|source| Failure::Listen {
-            addr: settings.listen.to_string(),
-            source,
-        })?;
+    let listener = web::listen(settings.listen).map_err(|source| Failure::Listen {
+        addr: settings.listen.to_string(),
+        source,
+    })?;
     let addr = listener.local_addr().map_err(Failure::Serve)?;
     let url = format!("http://{addr}/");
     println!();
