@@ -672,7 +672,7 @@ async fn a_resident_reports_and_follows_the_case_without_an_account() {
 
 /// A burst of clients connecting at once waits in the kernel's queue for the server to accept
 /// them; none is dropped to retry its connection a second later (the standard `bind`'s queue of
-/// 128 did that to the 129th).
+/// 128 did that to the 129th). Needs `net.core.somaxconn` ≥ 300, as on current kernels (4,096).
 #[tokio::test]
 async fn a_burst_of_connections_is_queued_not_dropped() {
     let listener = web::listen(([127, 0, 0, 1], 0).into()).unwrap();

@@ -64,7 +64,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Sends `n` requests from `concurrency` clients, each on a kept-alive connection. The clock
-/// starts once every client is connected, as a load generator's of its own would: the rounds
+/// starts once every client is connected, as a separate load generator's would: the rounds
 /// measure requests, not connecting.
 async fn load(
     addr: std::net::SocketAddr,
