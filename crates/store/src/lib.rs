@@ -180,7 +180,8 @@ async fn checkpoint<'c>(c: impl sqlx::SqliteExecutor<'c>) -> Result<(i64, i64)> 
 /// writer takes it: nothing is written meanwhile, it copies what came in during the first pass,
 /// and the WAL starts over. Without it the writer that crosses [`WAL_AUTOCHECKPOINT_PAGES`]
 /// copies all that the passes could not and `fsync`s both files in its own transaction (measured
-/// with 64 clients reporting: the p99 of a report 13–18 ms that way, 8–11 ms this way). When a
+/// against it, in alternation: intake 3–6 % more a second, the p99 of a report with 16 clients
+/// 2.5–3 ms instead of 4–5, with 64 clients lower by a fifth or more, BENCHMARKS.md). When a
 /// reader keeps the second pass from copying everything, the next waits a second.
 fn spawn_checkpointer(pool: SqlitePool, writer: SqlitePool, reset_at: i64, every: Duration) {
     tokio::spawn(async move {
