@@ -149,18 +149,24 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Pages (4 KiB) the SQLite WAL may grow to before the checkpointer empties it (see
-/// [`spawn_checkpointer`]).
-const WAL_RESET_PAGES: i64 = 10_000;
+/// [`spawn_checkpointer`]): each time costs a short pause of the writes, so not too often.
+const WAL_RESET_PAGES: i64 = 40_000;
 /// Pages the WAL may grow to before the writer that commits copies it into the database file
 /// itself, inside its transaction's time: only when the checkpointer could not empty it (a
 /// reader kept an old snapshot all along, or the checkpointer stopped).
-const WAL_AUTOCHECKPOINT_PAGES: &str = "20000";
-/// The WAL file is cut back to this size (bytes) after it was emptied.
-const WAL_SIZE_LIMIT: &str = "67108864";
+const WAL_AUTOCHECKPOINT_PAGES: &str = "80000";
+/// The WAL file is cut back to this size (bytes) after it was emptied: above the size it
+/// reaches between two resets under load, so that it is not cut and grown again each time.
+const WAL_SIZE_LIMIT: &str = "201326592";
 /// How long a connection waits for another process's write lock before it gives up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the checkpointer copies the WAL into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+/// How often the checkpointer copies the WAL into the database file. A page written again
+/// and again (the end of a table, an index's busy leaf) is copied once a pass, so passes not
+/// too close together copy less.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(150);
+/// Passes on a reading connection, at most, that catch up on the WAL before the pass on the
+/// writing connection (see [`spawn_checkpointer`]).
+const CATCH_UP_PASSES: usize = 4;
 
 /// One `PASSIVE` checkpoint: copies into the database file what no reader still needs of the
 /// WAL (`fsync`ing the WAL before and the file after), waiting for no one. The WAL's frames and
@@ -176,42 +182,69 @@ async fn checkpoint<'c>(c: impl sqlx::SqliteExecutor<'c>) -> Result<(i64, i64)> 
 /// store is closed, so that the writers do not have to. A pass on a reading connection leaves
 /// the writers be; but while writes stream in it never copies the last frames, and only a WAL
 /// copied to its end is started over by the next write transaction. So once the WAL has
-/// `reset_at` frames, a second pass runs on the writing connection, taken from its pool as a
-/// writer takes it: nothing is written meanwhile, it copies what came in during the first pass,
-/// and the WAL starts over. Without it the writer that crosses [`WAL_AUTOCHECKPOINT_PAGES`]
-/// copies all that the passes could not and `fsync`s both files in its own transaction (measured
-/// against it, in alternation: intake 3–6 % more a second, the p99 of a report with 16 clients
-/// 2.5–3 ms instead of 4–5, with 64 clients lower by a fifth or more, BENCHMARKS.md). When a
-/// reader keeps the second pass from copying everything, the next waits a second.
+/// `reset_at` frames, a last pass runs on the writing connection, taken from its pool as a
+/// writer takes it: nothing is written meanwhile, it copies what the passes before it could
+/// not, and the WAL starts over. Without it the writer that crosses [`WAL_AUTOCHECKPOINT_PAGES`]
+/// copies all that the passes could not and `fsync`s both files in its own transaction.
+///
+/// The writes wait while that last pass copies and `fsync`s, so it should find little to do:
+/// before it, passes on the reading connection follow each other at once, each copying what
+/// came in during the one before, fewer frames each time while copying outpaces the writes,
+/// until one finds less than a twentieth of `reset_at` new. Measured in alternation with
+/// `weige bench intake --cases 100000` (rounds long enough for many resets) against one pass
+/// every 50 ms and a reset at 10,000 pages: intake 20 % → 23–24 % of the empty endpoint, the
+/// 64-client p99 26–29 ms → 7–8.5 ms (the last pass took 20–40 ms then, with 10,000–15,000
+/// frames come in during the first). When a reader keeps the last pass from copying
+/// everything, the next waits a second; when nothing was written since the WAL was copied to
+/// its end, there is nothing to do.
 fn spawn_checkpointer(pool: SqlitePool, writer: SqlitePool, reset_at: i64, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut hold_off_until = tokio::time::Instant::now();
+        // The WAL's frames when the last pass copied all of them: the WAL is started over by the
+        // next write, and until then a pass finding as many has nothing to do.
+        let mut emptied_at = None;
         loop {
             tick.tick().await;
             if pool.is_closed() {
                 return;
             }
-            let pass = match checkpoint(&pool).await {
-                Ok((frames, _))
-                    if frames >= reset_at && tokio::time::Instant::now() >= hold_off_until =>
+            let pass = async {
+                let (mut frames, _) = checkpoint(&pool).await?;
+                if frames < reset_at
+                    || emptied_at == Some(frames)
+                    || tokio::time::Instant::now() < hold_off_until
                 {
-                    match writer.acquire().await {
-                        Ok(mut c) => checkpoint(&mut *c).await.map(|(frames, copied)| {
-                            if copied < frames {
-                                hold_off_until =
-                                    tokio::time::Instant::now() + Duration::from_secs(1);
-                            }
-                        }),
-                        // A long write keeps it: the next tick tries again.
-                        Err(sqlx::Error::PoolTimedOut) => Ok(()),
-                        Err(e) => Err(e.into()),
+                    return Ok(());
+                }
+                for _ in 0..CATCH_UP_PASSES {
+                    let (now, _) = checkpoint(&pool).await?;
+                    let came_in = now - frames;
+                    frames = now;
+                    if came_in < 0 {
+                        // A write started the WAL over meanwhile.
+                        return Ok(());
+                    }
+                    if came_in < reset_at / 20 {
+                        break;
                     }
                 }
-                other => other.map(|_| ()),
+                let mut c = match writer.acquire().await {
+                    Ok(c) => c,
+                    // A long write keeps it: the next tick tries again.
+                    Err(sqlx::Error::PoolTimedOut) => return Ok(()),
+                    Err(e) => return Err(StoreError::from(e)),
+                };
+                let (frames, copied) = checkpoint(&mut *c).await?;
+                if copied < frames {
+                    hold_off_until = tokio::time::Instant::now() + Duration::from_secs(1);
+                } else {
+                    emptied_at = Some(frames);
+                }
+                Ok(())
             };
-            if let Err(e) = pass {
+            if let Err(e) = pass.await {
                 if pool.is_closed() {
                     return;
                 }
