@@ -193,10 +193,10 @@ async fn checkpoint<'c>(c: impl sqlx::SqliteExecutor<'c>) -> Result<(i64, i64)> 
 /// until one finds less than a twentieth of `reset_at` new. Measured in alternation with
 /// `weige bench intake --cases 100000` (rounds long enough for many resets) against one pass
 /// every 50 ms and a reset at 10,000 pages: intake 20 % → 23–24 % of the empty endpoint, the
-/// 64-client p99 26–29 ms → 7–8.5 ms (the last pass took 20–40 ms then, with 10,000–15,000
-/// frames come in during the first). When a reader keeps the last pass from copying
-/// everything, the next waits a second; when nothing was written since the WAL was copied to
-/// its end, there is nothing to do.
+/// 64-client p99 26–29 ms → 7–8.5 ms (the last pass took 20–40 ms then, copying the
+/// 10,000–15,000 frames that came in during the first). When a reader keeps the last pass
+/// from copying everything, the next waits a second; when nothing was written since the WAL
+/// was copied to its end, there is nothing to do.
 fn spawn_checkpointer(pool: SqlitePool, writer: SqlitePool, reset_at: i64, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
