@@ -341,13 +341,13 @@ impl App {
     pub async fn authenticate_api_key(&self, key: &str, origin: Origin) -> Result<Ctx> {
         let now = now();
         let hash = token_hash(key);
-        let found = match self.caches.api_key(&hash) {
-            Some(k) => Some(k),
+        let (found, cached) = match self.caches.api_key(&hash) {
+            Some(k) => (Some(k), true),
             None => {
                 let mut tx = self.store.read_once().await?;
                 let found = tx.api_key_by_hash(&hash).await?;
                 drop(tx);
-                found
+                (found, false)
             }
         };
         let usable = found.filter(|k| k.revoked_at.is_none());
@@ -376,14 +376,19 @@ impl App {
         };
         let scope =
             GridCode::parse(&k.scope_code).map_err(|e| AppError::Internal(e.to_string()))?;
-        let mut cached = k.clone();
+        // Kept as read from the database (or as just touched) for the cache's lifetime, not
+        // refreshed by each use: a key revoked through another server stops working here once
+        // the entry expires.
         if k.last_used_at.is_none_or(|t| now.0 - t > TOUCH_EVERY_MS) {
             let mut tx = self.store.write().await?;
             tx.touch_api_key(k.id, now).await?;
             tx.commit().await?;
-            cached.last_used_at = Some(now.0);
+            let mut touched = k.clone();
+            touched.last_used_at = Some(now.0);
+            self.caches.put_api_key(&hash, touched);
+        } else if !cached {
+            self.caches.put_api_key(&hash, k.clone());
         }
-        self.caches.put_api_key(&hash, cached);
         Ok(Ctx {
             actor: Actor::ApiKey {
                 id: k.id,

@@ -247,6 +247,43 @@ async fn an_api_key_acts_with_its_one_role_on_its_one_scope_until_revoked() {
 }
 
 #[tokio::test]
+async fn a_key_revoked_through_another_server_stops_working_here_even_in_constant_use() {
+    let t = spawn().await;
+    let sec = t.login("secadmin").await;
+    let r = t
+        .api(
+            Some(&sec),
+            Method::POST,
+            "/api/v1/apikeys",
+            Some(json!({"name": "对接系统", "role": "community_staff", "scope": INSIDE})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let key = r.json()["key"].as_str().unwrap().to_owned();
+    let id = r.json()["api_key"]["id"].as_i64().unwrap();
+    let use_key = || {
+        Request::builder()
+            .uri(format!("/api/v1/grid/nodes/{INSIDE}"))
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(t.send(use_key()).await.status, StatusCode::OK);
+    // Another server revokes it: only the database knows.
+    let mut tx = t.app.store.write().await.unwrap();
+    assert!(tx.revoke_api_key(id, app::now()).await.unwrap());
+    tx.commit().await.unwrap();
+    // Used without pause, it is refused once this server's cached copy has expired.
+    let until = std::time::Instant::now() + app::CACHE_TTL + std::time::Duration::from_secs(5);
+    let mut last = StatusCode::OK;
+    while last == StatusCode::OK && std::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        last = t.send(use_key()).await.status;
+    }
+    assert_eq!(last, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn an_api_key_cannot_hold_an_admin_role() {
     let t = spawn().await;
     let sec = t.login("secadmin").await;
