@@ -45,10 +45,11 @@ impl Store {
         if file.is_empty() {
             return Ok(None);
         }
-        let conn = Connection::open_with_flags(
-            &file,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match crate::walvfs::name() {
+            Some(vfs) => Connection::open_with_flags_and_vfs(&file, flags, vfs)?,
+            None => Connection::open_with_flags(&file, flags)?,
+        };
         conn.busy_timeout(crate::BUSY_TIMEOUT)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;

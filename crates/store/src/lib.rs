@@ -18,6 +18,7 @@ mod notify;
 mod registry;
 mod roster;
 pub mod testing;
+mod walvfs;
 
 pub use accounts::{Account, GrantRow, NewAccount, NewSession, SessionRow};
 pub use api_keys::{ApiKeyRow, NewApiKey};
@@ -256,7 +257,7 @@ fn spawn_checkpointer(pool: SqlitePool, writer: SqlitePool, reset_at: i64, every
 
 /// The settings of every connection to a SQLite database, from its URL.
 fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
-    Ok(SqliteConnectOptions::from_str(url)
+    let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::BadUrl(format!("{}: {e}", redact_url(url))))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -265,7 +266,12 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true)
-        .statement_cache_capacity(cases::STATEMENT_CACHE))
+        .statement_cache_capacity(cases::STATEMENT_CACHE);
+    // Through the VFS that writes a commit's WAL frames at once, where it could be registered.
+    Ok(match walvfs::name() {
+        Some(vfs) => options.vfs(vfs),
+        None => options,
+    })
 }
 
 impl Store {
