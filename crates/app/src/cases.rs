@@ -636,8 +636,9 @@ impl App {
         let street = &micro.as_str()[..Level::Street.code_len()];
         let (year, _, _) = Day::of(now).ymd();
         // Names and holders come from caches; the database is read only when one misses.
-        let micro_name = match self.map.current().chain(micro.as_str()) {
-            Some(at) => at.micro_grid.name,
+        let known = self.map.current().name(micro.as_str()).map(str::to_owned);
+        let micro_name = match known {
+            Some(name) => name,
             None => self
                 .store
                 .read_once()

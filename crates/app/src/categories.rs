@@ -474,6 +474,20 @@ fn validate(c: &CategoryInput) -> Result<()> {
     Ok(())
 }
 
+/// One category of the cached list, without copying it out.
+#[derive(Debug, Clone)]
+pub struct CategoryRef {
+    list: std::sync::Arc<Vec<CategoryView>>,
+    at: usize,
+}
+
+impl std::ops::Deref for CategoryRef {
+    type Target = CategoryView;
+    fn deref(&self) -> &CategoryView {
+        &self.list[self.at]
+    }
+}
+
 impl App {
     /// Writes the default categories unless there are categories already. Returns how many.
     pub async fn ensure_categories(&self) -> Result<usize> {
@@ -540,16 +554,12 @@ impl App {
     }
 
     /// A category by code, for intake: it must exist, be active and take cases.
-    pub async fn category_for_case(&self, code: &str) -> Result<CategoryView> {
-        let c = self
-            .categories()
-            .await?
-            .iter()
-            .find(|c| c.code == code)
-            .cloned()
-            .ok_or_else(|| {
-                AppError::invalid("category", format!("未知类别 {code:?} / unknown category"))
-            })?;
+    pub async fn category_for_case(&self, code: &str) -> Result<CategoryRef> {
+        let list = self.categories().await?;
+        let at = list.iter().position(|c| c.code == code).ok_or_else(|| {
+            AppError::invalid("category", format!("未知类别 {code:?} / unknown category"))
+        })?;
+        let c = CategoryRef { list, at };
         if c.is_group() || !c.active {
             return Err(AppError::invalid(
                 "category",

@@ -37,7 +37,7 @@ pub use cases::{
     ActInput, AnswerView, CHANNELS, CaseCreated, CaseEventView, CaseInput, CaseList, CaseQuery,
     CaseSummary, CaseView, PhotoView, TrackEvent, TrackView, clock,
 };
-pub use categories::{CategoryInput, CategoryView, HANDLERS, Limits, NEED_TYPES};
+pub use categories::{CategoryInput, CategoryRef, CategoryView, HANDLERS, Limits, NEED_TYPES};
 pub use channels::{
     CHAT_MAX_SKEW_SECONDS, CHAT_REPLY_EVENT, CallerResident, CallerView, ChatDraftView,
     ChatGroupInput, ChatGroupView, ChatLocation, ChatMessage, ChatReceipt, CreatedChatGroup,

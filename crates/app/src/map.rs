@@ -53,6 +53,11 @@ impl RoutingIndex {
         })
     }
 
+    /// A node's name, by code.
+    pub fn name(&self, code: &str) -> Option<&str> {
+        self.names.get(code).map(String::as_str)
+    }
+
     pub fn locate(&self, lon: f64, lat: f64) -> Option<Location> {
         let code = self.micro.as_ref()?.locate(lon, lat)?;
         self.chain(code)
