@@ -293,123 +293,37 @@ unsafe extern "C" fn write(
     }
 }
 
-unsafe extern "C" fn read(
-    file: *mut ffi::sqlite3_file,
-    data: *mut c_void,
-    amount: c_int,
-    offset: ffi::sqlite3_int64,
-) -> c_int {
-    // SAFETY: `file` is ours; the rest is passed on as SQLite gave it.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| {
-                m.xRead
-                    .map_or(ffi::SQLITE_IOERR_READ, |r| r(inner, data, amount, offset))
-            },
-        )
-    }
+/// A method that writes what is gathered, then calls the underlying file's own: the methods'
+/// table from `version` on has it; without it, the call answers `missing`.
+macro_rules! through {
+    ($name:ident, $field:ident, $version:literal, $missing:expr, $($arg:ident: $ty:ty),*) => {
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file, $($arg: $ty),*) -> c_int {
+            // SAFETY: SQLite calls this on a file this VFS opened and has not closed; the
+            // arguments go on as it gave them.
+            unsafe {
+                then(file, |rc| rc, |inner, m| match m.$field {
+                    Some(f) if m.iVersion >= $version => f(inner, $($arg),*),
+                    _ => $missing,
+                })
+            }
+        }
+    };
 }
 
-unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3_int64) -> c_int {
-    // SAFETY: as in `read`.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| {
-                m.xTruncate
-                    .map_or(ffi::SQLITE_IOERR_TRUNCATE, |t| t(inner, size))
-            },
-        )
-    }
-}
-
-unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    // SAFETY: as in `read`.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| m.xSync.map_or(ffi::SQLITE_IOERR_FSYNC, |s| s(inner, flags)),
-        )
-    }
-}
-
-unsafe extern "C" fn file_size(
-    file: *mut ffi::sqlite3_file,
-    size: *mut ffi::sqlite3_int64,
-) -> c_int {
-    // SAFETY: as in `read`.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| {
-                m.xFileSize
-                    .map_or(ffi::SQLITE_IOERR_FSTAT, |s| s(inner, size))
-            },
-        )
-    }
-}
-
-unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    // SAFETY: as in `read`.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| m.xLock.map_or(ffi::SQLITE_IOERR_LOCK, |l| l(inner, level)),
-        )
-    }
-}
-
-unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    // SAFETY: as in `read`.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| {
-                m.xUnlock
-                    .map_or(ffi::SQLITE_IOERR_UNLOCK, |l| l(inner, level))
-            },
-        )
-    }
-}
-
-unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    // SAFETY: as in `read`.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| {
-                m.xCheckReservedLock
-                    .map_or(ffi::SQLITE_IOERR_CHECKRESERVEDLOCK, |c| c(inner, out))
-            },
-        )
-    }
-}
-
-unsafe extern "C" fn file_control(
-    file: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    // SAFETY: as in `read`.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| {
-                m.xFileControl
-                    .map_or(ffi::SQLITE_NOTFOUND, |c| c(inner, op, arg))
-            },
-        )
-    }
-}
+through!(read, xRead, 1, ffi::SQLITE_IOERR_READ, data: *mut c_void, amount: c_int, offset: i64);
+through!(truncate, xTruncate, 1, ffi::SQLITE_IOERR_TRUNCATE, size: i64);
+through!(sync, xSync, 1, ffi::SQLITE_IOERR_FSYNC, flags: c_int);
+through!(file_size, xFileSize, 1, ffi::SQLITE_IOERR_FSTAT, size: *mut i64);
+through!(lock, xLock, 1, ffi::SQLITE_IOERR_LOCK, level: c_int);
+through!(unlock, xUnlock, 1, ffi::SQLITE_IOERR_UNLOCK, level: c_int);
+through!(check_reserved_lock, xCheckReservedLock, 1, ffi::SQLITE_IOERR_CHECKRESERVEDLOCK,
+    out: *mut c_int);
+through!(file_control, xFileControl, 1, ffi::SQLITE_NOTFOUND, op: c_int, arg: *mut c_void);
+through!(shm_map, xShmMap, 2, ffi::SQLITE_IOERR_SHMMAP,
+    page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void);
+through!(shm_lock, xShmLock, 2, ffi::SQLITE_IOERR_SHMLOCK, offset: c_int, n: c_int, flags: c_int);
+through!(shm_unmap, xShmUnmap, 2, ffi::SQLITE_OK, delete: c_int);
+through!(unfetch, xUnfetch, 3, ffi::SQLITE_OK, offset: i64, page: *mut c_void);
 
 unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
     // SAFETY: `file` is ours; this reads nothing of the file's contents.
@@ -427,48 +341,10 @@ unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_i
     }
 }
 
-unsafe extern "C" fn shm_map(
-    file: *mut ffi::sqlite3_file,
-    page: c_int,
-    size: c_int,
-    extend: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    // SAFETY: as in `read`; the shared-memory calls exist from version 2 of the methods.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| match m.xShmMap {
-                Some(s) if m.iVersion >= 2 => s(inner, page, size, extend, out),
-                _ => ffi::SQLITE_IOERR_SHMMAP,
-            },
-        )
-    }
-}
-
-unsafe extern "C" fn shm_lock(
-    file: *mut ffi::sqlite3_file,
-    offset: c_int,
-    n: c_int,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: as in `shm_map`.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| match m.xShmLock {
-                Some(s) if m.iVersion >= 2 => s(inner, offset, n, flags),
-                _ => ffi::SQLITE_IOERR_SHMLOCK,
-            },
-        )
-    }
-}
-
 unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
-    // SAFETY: as in `shm_map`. A failed flush cannot be reported here; the file's next call
-    // finds nothing gathered, and the commit that gathered it has failed already.
+    // SAFETY: as in the methods of `through!`. A failed flush cannot be reported here; the
+    // file's next call finds nothing gathered, and the commit that gathered it has failed
+    // already.
     unsafe {
         then(
             file,
@@ -482,28 +358,14 @@ unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
     }
 }
 
-unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    // SAFETY: as in `shm_map`.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| match m.xShmUnmap {
-                Some(s) if m.iVersion >= 2 => s(inner, delete),
-                _ => ffi::SQLITE_OK,
-            },
-        )
-    }
-}
-
 unsafe extern "C" fn fetch(
     file: *mut ffi::sqlite3_file,
     offset: ffi::sqlite3_int64,
     amount: c_int,
     out: *mut *mut c_void,
 ) -> c_int {
-    // SAFETY: as in `read`; memory-mapped reads exist from version 3 of the methods. Without
-    // them SQLite reads with `read`, as `*out` left null tells it.
+    // SAFETY: as in the methods of `through!`; memory-mapped reads exist from version 3 of
+    // the methods. Without them SQLite reads with `read`, as `*out` left null tells it.
     unsafe {
         then(
             file,
@@ -514,24 +376,6 @@ unsafe extern "C" fn fetch(
                     *out = std::ptr::null_mut();
                     ffi::SQLITE_OK
                 }
-            },
-        )
-    }
-}
-
-unsafe extern "C" fn unfetch(
-    file: *mut ffi::sqlite3_file,
-    offset: ffi::sqlite3_int64,
-    page: *mut c_void,
-) -> c_int {
-    // SAFETY: as in `fetch`.
-    unsafe {
-        then(
-            file,
-            |rc| rc,
-            |inner, m| match m.xUnfetch {
-                Some(x) if m.iVersion >= 3 => x(inner, offset, page),
-                _ => ffi::SQLITE_OK,
             },
         )
     }
@@ -593,6 +437,17 @@ mod tests {
             .collect()
     }
 
+    /// 3,000 rows of 200 bytes from id `from` on: 600 kB, more than a small page cache holds.
+    fn big(tx: &rusqlite::Transaction<'_>, from: i64, letter: &str) {
+        for i in 0..3_000i64 {
+            tx.execute(
+                "INSERT INTO t (id, v) VALUES (?1, ?2)",
+                (from + i, letter.repeat(200)),
+            )
+            .expect("insert");
+        }
+    }
+
     #[test]
     fn what_is_written_through_it_is_what_sqlite_wrote_and_reads_back() {
         let name = super::name().expect("the VFS registers");
@@ -642,13 +497,7 @@ mod tests {
         w.pragma_update(None, "cache_size", 10)
             .expect("small cache");
         let tx = w.transaction().expect("tx");
-        for i in 0..3_000i64 {
-            tx.execute(
-                "INSERT INTO t (id, v) VALUES (?1, ?2)",
-                (10_000 + i, "x".repeat(200)),
-            )
-            .expect("insert");
-        }
+        big(&tx, 10_000, "x");
         let sum: i64 = tx
             .query_row("SELECT sum(length(v)) FROM t WHERE id >= 10000", [], |x| {
                 x.get(0)
@@ -657,13 +506,7 @@ mod tests {
         assert_eq!(sum, 600_000);
         tx.rollback().expect("rollback");
         let tx = w.transaction().expect("tx");
-        for i in 0..3_000i64 {
-            tx.execute(
-                "INSERT INTO t (id, v) VALUES (?1, ?2)",
-                (20_000 + i, "y".repeat(200)),
-            )
-            .expect("insert");
-        }
+        big(&tx, 20_000, "y");
         tx.commit().expect("commit");
         let n: i64 = r
             .query_row("SELECT count(*) FROM t", [], |x| x.get(0))

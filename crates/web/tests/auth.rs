@@ -173,21 +173,35 @@ async fn a_write_with_the_session_cookie_needs_the_csrf_token() {
     assert!(keys.is_empty(), "a forged request created a key");
 }
 
-#[tokio::test]
-async fn an_api_key_acts_with_its_one_role_on_its_one_scope_until_revoked() {
-    let t = spawn().await;
-    let sec = t.login("secadmin").await;
+/// A community-staff key on the test's micro-grid, made by `sec` through the API: the key and
+/// its id.
+async fn new_key(t: &common::TestApp, sec: &common::Session, name: &str) -> (String, i64) {
     let r = t
         .api(
-            Some(&sec),
+            Some(sec),
             Method::POST,
             "/api/v1/apikeys",
-            Some(json!({"name": "12345 热线", "role": "community_staff", "scope": INSIDE})),
+            Some(json!({"name": name, "role": "community_staff", "scope": INSIDE})),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let key = r.json()["key"].as_str().unwrap().to_owned();
-    let id = r.json()["api_key"]["id"].as_i64().unwrap();
+    (key, r.json()["api_key"]["id"].as_i64().unwrap())
+}
+
+fn with_key(key: &str, uri: &str) -> Request<Body> {
+    Request::builder()
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_api_key_acts_with_its_one_role_on_its_one_scope_until_revoked() {
+    let t = spawn().await;
+    let sec = t.login("secadmin").await;
+    let (key, id) = new_key(&t, &sec, "12345 热线").await;
     assert!(key.starts_with("wk_") && key.len() == 43);
     // The list never shows the key again.
     let list = t
@@ -196,13 +210,7 @@ async fn an_api_key_acts_with_its_one_role_on_its_one_scope_until_revoked() {
         .text();
     assert!(!list.contains(&key));
 
-    let with_key = |uri: &str| {
-        Request::builder()
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {key}"))
-            .body(Body::empty())
-            .unwrap()
-    };
+    let with_key = |uri: &str| with_key(&key, uri);
     assert_eq!(
         t.send(with_key(&format!("/api/v1/grid/nodes/{INSIDE}")))
             .await
@@ -250,24 +258,8 @@ async fn an_api_key_acts_with_its_one_role_on_its_one_scope_until_revoked() {
 async fn a_key_revoked_through_another_server_stops_working_here_even_in_constant_use() {
     let t = spawn().await;
     let sec = t.login("secadmin").await;
-    let r = t
-        .api(
-            Some(&sec),
-            Method::POST,
-            "/api/v1/apikeys",
-            Some(json!({"name": "对接系统", "role": "community_staff", "scope": INSIDE})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let key = r.json()["key"].as_str().unwrap().to_owned();
-    let id = r.json()["api_key"]["id"].as_i64().unwrap();
-    let use_key = || {
-        Request::builder()
-            .uri(format!("/api/v1/grid/nodes/{INSIDE}"))
-            .header(header::AUTHORIZATION, format!("Bearer {key}"))
-            .body(Body::empty())
-            .unwrap()
-    };
+    let (key, id) = new_key(&t, &sec, "对接系统").await;
+    let use_key = || with_key(&key, &format!("/api/v1/grid/nodes/{INSIDE}"));
     assert_eq!(t.send(use_key()).await.status, StatusCode::OK);
     // Another server revokes it: only the database knows.
     let mut tx = t.app.store.write().await.unwrap();
