@@ -25,7 +25,7 @@ use std::ffi::{CStr, c_int, c_void};
 use std::sync::OnceLock;
 
 /// The VFS's name, as connections ask for it.
-pub(crate) const NAME: &str = "weige-wal";
+const NAME: &str = "weige-wal";
 const NAME_C: &CStr = c"weige-wal";
 
 /// Gathered frames are written once they reach this size even before their commit frame (a
@@ -91,7 +91,7 @@ fn counted() {
 
 /// Registers the VFS (once; it is not made the default). `false` when it could not be: the
 /// caller then uses the platform's VFS, unchanged.
-pub(crate) fn register() -> bool {
+fn register() -> bool {
     REGISTERED
         .get_or_init(|| {
             // SAFETY: `sqlite3_vfs_find` initialises SQLite and returns the default VFS, which
