@@ -349,7 +349,7 @@ pub(crate) const TAKE_CASE_SEQS: &str = "INSERT INTO case_counter (street_code, 
      ON CONFLICT (street_code, year) DO UPDATE SET last = case_counter.last + $3 RETURNING last";
 
 /// A multi-row insert of new cases, `rows` of them: the values in [`NewCase`]'s bind order
-/// (see [`Tx::insert_cases`]); it returns each case's id and number.
+/// (see [`Tx::insert_cases`]); [`CASE_IDS`] after it returns each case's id and number.
 pub(crate) fn insert_cases_sql(mut p: Placeholders, rows: usize) -> String {
     let mut sql = String::from(
         "INSERT INTO case_record (number, channel, category_id, need_type, urgent, description, address, lon, lat, scope_code, \
@@ -364,20 +364,25 @@ pub(crate) fn insert_cases_sql(mut p: Placeholders, rows: usize) -> String {
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, 1, \
              ?, ?, ?, ?, 'accept', ?, ?, ?, ?, ?, ?)",
     );
-    sql.push_str(" RETURNING id, number");
     sql
 }
 
+/// Appended to [`insert_cases_sql`]: each new case's id and number.
+pub(crate) const CASE_IDS: &str = " RETURNING id, number";
+
 /// A multi-row append of history entries: `case_id, at, actor_id, actor_name, action,
-/// from_status, to_status, reason, detail` each; it returns each entry's id and case.
+/// from_status, to_status, reason, detail` each; [`EVENT_IDS`] after it returns each entry's id
+/// and case.
 pub(crate) fn insert_case_events_sql(mut p: Placeholders, rows: usize) -> String {
     let mut sql = String::from(
         "INSERT INTO case_event (case_id, at, actor_id, actor_name, action, from_status, to_status, reason, detail) VALUES ",
     );
     p.rows(&mut sql, rows, EVENT_COLUMNS);
-    sql.push_str(" RETURNING id, case_id");
     sql
 }
+
+/// Appended to [`insert_case_events_sql`]: each new entry's id and case.
+pub(crate) const EVENT_IDS: &str = " RETURNING id, case_id";
 
 pub(crate) const EVENT_COLUMNS: usize = 9;
 
@@ -598,7 +603,7 @@ impl Tx {
         const COLUMNS: usize = 30;
         let mut ids = Vec::with_capacity(cases.len());
         for chunk in statement_chunks(cases, COLUMNS) {
-            let sql = insert_cases_sql(Placeholders::for_tx(self), chunk.len());
+            let sql = insert_cases_sql(Placeholders::for_tx(self), chunk.len()) + CASE_IDS;
             let sealed = chunk
                 .iter()
                 .map(|(_, n)| SealedPhone::of(n, cipher))
@@ -743,7 +748,7 @@ impl Tx {
     pub async fn insert_case_events(&mut self, events: &[NewCaseEvent<'_>]) -> Result<Vec<i64>> {
         let mut ids = Vec::with_capacity(events.len());
         for chunk in statement_chunks(events, EVENT_COLUMNS) {
-            let sql = insert_case_events_sql(Placeholders::for_tx(self), chunk.len());
+            let sql = insert_case_events_sql(Placeholders::for_tx(self), chunk.len()) + EVENT_IDS;
             // Only placeholders are formatted in; the values are bound.
             let sql = sqlx::AssertSqlSafe(sql);
             let rows: Vec<(i64, i64)> = on!(self, c => {
