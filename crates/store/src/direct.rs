@@ -99,16 +99,21 @@ impl Shapes {
     }
 }
 
-/// The first and last id of the `rows` rows the last INSERT added. A row inserted without an
-/// id gets the table's largest plus one, so one statement's rows, written in a transaction that
-/// holds the write lock, have consecutive ids ending at the last one; the callers read them
-/// back by that range and match them to what they wrote, so that were it ever otherwise the
-/// statement's batch fails (and is written report by report) instead of mixing ids up. This
-/// replaces `RETURNING`, which SQLite collects in a temporary table of its own each time
+/// The `(id, key)` of the `n` rows the last INSERT added, `select` reading them by a range of
+/// ids. A row inserted without an id gets the table's largest plus one, so one statement's
+/// rows, written in a transaction that holds the write lock, have consecutive ids ending at the
+/// last one; the callers match what is read to what they wrote, so that were it ever otherwise
+/// the statement's batch fails (and is written report by report) instead of mixing ids up.
+/// This replaces `RETURNING`, which SQLite collects in a temporary table of its own each time
 /// (opened, filled and dropped: 4–5 % of the writer's time).
-fn just_added(tx: &rusqlite::Transaction<'_>, rows: usize) -> (i64, i64) {
+fn just_added<K: rusqlite::types::FromSql>(
+    tx: &rusqlite::Transaction<'_>,
+    n: usize,
+    select: &str,
+) -> Result<Vec<(i64, K)>> {
     let last = tx.last_insert_rowid();
-    (last - (rows as i64 - 1), last)
+    let first = last - (n as i64 - 1);
+    rows(tx, select, &[&first, &last], |r| Ok((r.get(0)?, r.get(1)?)))
 }
 
 /// Runs a statement that returns rows, each read by `read`.
@@ -267,12 +272,10 @@ impl DirectTx<'_> {
                 ]);
             }
             self.0.prepare_cached(&sql)?.execute(&*values)?;
-            let (first, last) = just_added(&self.0, chunk.len());
-            let written = rows(
+            let written = just_added(
                 &self.0,
+                chunk.len(),
                 "SELECT id, number FROM case_record WHERE id BETWEEN ? AND ?",
-                &[&first, &last],
-                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             ids.extend(case_ids_in_order(chunk, written)?);
         }
@@ -300,12 +303,10 @@ impl DirectTx<'_> {
                 ]);
             }
             self.0.prepare_cached(&sql)?.execute(&*values)?;
-            let (first, last) = just_added(&self.0, chunk.len());
-            let written = rows(
+            let written = just_added(
                 &self.0,
+                chunk.len(),
                 "SELECT id, case_id FROM case_event WHERE id BETWEEN ? AND ?",
-                &[&first, &last],
-                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             ids.extend(event_ids_in_order(chunk, written)?);
         }
