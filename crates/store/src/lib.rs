@@ -531,7 +531,9 @@ mod tests {
         assert_eq!(count, rows);
         // A frame is a 24-byte header and a 4 KiB page, after the WAL's own 32-byte header.
         let frames = wal_bytes.saturating_sub(32) / (24 + 4096);
-        assert!(frames < 1_500, "the WAL grew to {frames} frames");
+        // Without the checkpointer it grows to about 9,100 frames; with it, a few hundred, and
+        // up to about 1,530 on a machine busy with other work, which delays its passes.
+        assert!(frames < 3_000, "the WAL grew to {frames} frames");
     }
 
     #[test]
