@@ -260,9 +260,13 @@ impl DuplicateProbe<'_> {
     /// Whether a case at `other` (its pin, if any) is near enough to this report: always when
     /// either has no pin.
     pub fn near(&self, other: Option<(f64, f64)>) -> bool {
+        self.near_in(self.degrees(), other)
+    }
+
+    /// [`DuplicateProbe::near`] with [`DuplicateProbe::degrees`] computed once for many cases.
+    pub(crate) fn near_in(&self, (squeeze, reach2): (f64, f64), other: Option<(f64, f64)>) -> bool {
         match (self.pin, other) {
             (Some((x1, y1)), Some((x2, y2))) => {
-                let (squeeze, reach2) = self.degrees();
                 let (dx, dy) = ((x2 - x1) * squeeze, y2 - y1);
                 dx * dx + dy * dy <= reach2
             }
@@ -859,11 +863,13 @@ impl Tx {
         Ok(n > 0)
     }
 
-    /// The newest open cases of a category in a micro-grid reported since `since` (number and
-    /// pin, at most 20): what a new report may repeat. `final_statuses` are the closed ones.
     /// For each probe, the newest open case of its category in its micro-grid reported since
-    /// its `since`; with a pin, only one without a pin or within `metres` of it (on a local
-    /// flat approximation, as [`DuplicateProbe::near`]). One statement per chunk of probes.
+    /// its `since` (`final_statuses` are the closed ones); with a pin, only one without a pin
+    /// or within `metres` of it (on a local flat approximation, as [`DuplicateProbe::near`]):
+    /// what a new report may repeat. One statement per chunk of probes, over the index
+    /// `case_record_duplicate_idx` on PostgreSQL. SQLite has no such index: its intake writer
+    /// answers from memory ([`crate::DirectTx::open_cases_near`]), and this statement runs
+    /// there only where the writer has no connection of its own (a database in memory).
     pub async fn open_cases_near(
         &mut self,
         probes: &[DuplicateProbe<'_>],

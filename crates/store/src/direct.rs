@@ -7,12 +7,13 @@
 //! which it leaves idle as the token of the write lock: the two never wait on each other.
 
 use crate::cases::{
-    EVENT_COLUMNS, INSERT_CASE_PHOTO, PROBE_COLUMNS, Placeholders, STATEMENT_CACHE, SealedPhone,
-    TAKE_CASE_SEQS, add_intake_counts_sql, answers_by_probe, case_ids_in_order, event_ids_in_order,
-    insert_case_events_sql, insert_cases_sql, open_cases_near_sql, statement_chunks,
+    EVENT_COLUMNS, INSERT_CASE_PHOTO, Placeholders, STATEMENT_CACHE, SealedPhone, TAKE_CASE_SEQS,
+    add_intake_counts_sql, case_ids_in_order, event_ids_in_order, insert_case_events_sql,
+    insert_cases_sql, statement_chunks,
 };
 use crate::channels::{DECIDE_CHAT_DRAFT, INSERT_CASE_TRANSFER};
 use crate::notify::{ENQUEUE, NOTIFICATION_COLUMNS, WEBHOOKS, insert_notifications_sql};
+use crate::recent::Recent;
 use crate::{
     DuplicateProbe, FieldCipher, NewCase, NewCaseEvent, NewCasePhoto, NewNotification, Result,
     Store, WebhookRow,
@@ -25,6 +26,8 @@ use std::sync::OnceLock;
 /// A writing connection of the intake's own to the SQLite file; see the module.
 pub struct DirectWriter {
     conn: Connection,
+    /// The cases the duplicate check compares with, kept between transactions.
+    recent: Recent,
 }
 
 impl std::fmt::Debug for DirectWriter {
@@ -58,7 +61,10 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", crate::WAL_AUTOCHECKPOINT_PAGES)?;
         conn.pragma_update(None, "journal_size_limit", crate::WAL_SIZE_LIMIT)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(Some(DirectWriter { conn }))
+        Ok(Some(DirectWriter {
+            conn,
+            recent: Recent::default(),
+        }))
     }
 }
 
@@ -66,18 +72,20 @@ impl DirectWriter {
     /// Begins a transaction with the write lock taken at once (`BEGIN IMMEDIATE`). Dropped
     /// without [`DirectTx::commit`], it rolls back.
     pub fn begin(&mut self) -> Result<DirectTx<'_>> {
-        Ok(DirectTx(self.conn.transaction_with_behavior(
-            TransactionBehavior::Immediate,
-        )?))
+        let DirectWriter { conn, recent } = self;
+        Ok(DirectTx {
+            tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
+            recent,
+        })
     }
 }
 
 /// A transaction of a [`DirectWriter`]: the statements of [`crate::Tx`] that the intake makes,
-/// with the same SQL.
-pub struct DirectTx<'a>(rusqlite::Transaction<'a>);
-
-/// A probe's key, longitude, latitude, squeeze and reach (see [`DuplicateProbe::degrees`]).
-type Computed = (i64, Option<f64>, Option<f64>, f64, f64);
+/// with the same SQL, but for the duplicate check ([`Recent`]).
+pub struct DirectTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    recent: &'a mut Recent,
+}
 
 /// The text of one multi-row statement for each number of rows, built on first use: the
 /// writer runs the same few shapes ([`crate::cases::rows_per_statement`] cuts at most 64 rows)
@@ -132,13 +140,13 @@ fn rows<T>(
 
 impl DirectTx<'_> {
     pub fn commit(self) -> Result<()> {
-        Ok(self.0.commit()?)
+        Ok(self.tx.commit()?)
     }
 
     /// See [`crate::Tx::take_case_seqs`].
     pub fn take_case_seqs(&mut self, street: &str, year: i64, count: i64) -> Result<i64> {
         let last = self
-            .0
+            .tx
             .prepare_cached(TAKE_CASE_SEQS)?
             .query_row(rusqlite::params![street, year, count], |r| r.get(0))?;
         Ok(last)
@@ -146,7 +154,7 @@ impl DirectTx<'_> {
 
     /// See [`crate::Tx::webhooks`].
     pub fn webhooks(&mut self) -> Result<Vec<WebhookRow>> {
-        rows(&self.0, WEBHOOKS, &[], |r| {
+        rows(&self.tx, WEBHOOKS, &[], |r| {
             Ok(WebhookRow {
                 id: r.get(0)?,
                 name: r.get(1)?,
@@ -170,56 +178,19 @@ impl DirectTx<'_> {
             for (day, scope, channel, category, n) in chunk {
                 values.extend([day as &dyn ToSql, scope, channel, category, n]);
             }
-            self.0.prepare_cached(&sql)?.execute(&*values)?;
+            self.tx.prepare_cached(&sql)?.execute(&*values)?;
         }
         Ok(())
     }
 
-    /// See [`crate::Tx::open_cases_near`].
+    /// See [`crate::Tx::open_cases_near`]: the same answers, from the writer's [`Recent`].
     pub fn open_cases_near(
         &mut self,
         probes: &[DuplicateProbe<'_>],
         final_statuses: [&str; 3],
     ) -> Result<Vec<Option<String>>> {
-        let mut found = Vec::with_capacity(probes.len());
-        for chunk in statement_chunks(probes, PROBE_COLUMNS) {
-            static SQL: Shapes = Shapes::new();
-            let sql = SQL.get(chunk.len(), open_cases_near_sql);
-            // Each probe's key, pin and reach, computed before they are bound.
-            let extra: Vec<Computed> = chunk
-                .iter()
-                .enumerate()
-                .map(|(k, p)| {
-                    let (squeeze, reach) = p.degrees();
-                    (
-                        k as i64,
-                        p.pin.map(|(x, _)| x),
-                        p.pin.map(|(_, y)| y),
-                        squeeze,
-                        reach,
-                    )
-                })
-                .collect();
-            let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * PROBE_COLUMNS + 3);
-            for (p, (k, lon, lat, squeeze, reach)) in chunk.iter().zip(&extra) {
-                values.extend([
-                    k as &dyn ToSql,
-                    &p.scope_code,
-                    &p.category_id,
-                    &p.since.0,
-                    lon,
-                    lat,
-                    squeeze,
-                    reach,
-                ]);
-            }
-            for s in &final_statuses {
-                values.push(s);
-            }
-            let found_rows = rows(&self.0, &sql, &values, |r| Ok((r.get(0)?, r.get(1)?)))?;
-            found.extend(answers_by_probe(chunk.len(), found_rows));
-        }
-        Ok(found)
+        self.recent
+            .open_cases_near(&self.tx, probes, final_statuses)
     }
 
     /// See [`crate::Tx::insert_cases`].
@@ -271,9 +242,9 @@ impl DirectTx<'_> {
                     next_alert,
                 ]);
             }
-            self.0.prepare_cached(&sql)?.execute(&*values)?;
+            self.tx.prepare_cached(&sql)?.execute(&*values)?;
             let written = just_added(
-                &self.0,
+                &self.tx,
                 chunk.len(),
                 "SELECT id, number FROM case_record WHERE id BETWEEN ? AND ?",
             )?;
@@ -302,9 +273,9 @@ impl DirectTx<'_> {
                     &e.detail,
                 ]);
             }
-            self.0.prepare_cached(&sql)?.execute(&*values)?;
+            self.tx.prepare_cached(&sql)?.execute(&*values)?;
             let written = just_added(
-                &self.0,
+                &self.tx,
                 chunk.len(),
                 "SELECT id, case_id FROM case_event WHERE id BETWEEN ? AND ?",
             )?;
@@ -330,14 +301,14 @@ impl DirectTx<'_> {
                     &n.now.0,
                 ]);
             }
-            self.0.prepare_cached(&sql)?.execute(&*values)?;
+            self.tx.prepare_cached(&sql)?.execute(&*values)?;
         }
         Ok(())
     }
 
     /// See [`crate::Tx::insert_case_photo`].
     pub fn insert_case_photo(&mut self, p: &NewCasePhoto<'_>) -> Result<i64> {
-        let id = self.0.prepare_cached(INSERT_CASE_PHOTO)?.query_row(
+        let id = self.tx.prepare_cached(INSERT_CASE_PHOTO)?.query_row(
             rusqlite::params![
                 p.case_id, p.phase, p.file, p.mime, p.bytes, p.event_id, p.now.0
             ],
@@ -355,7 +326,7 @@ impl DirectTx<'_> {
         now: Millis,
     ) -> Result<i64> {
         let id = self
-            .0
+            .tx
             .prepare_cached(ENQUEUE)?
             .query_row(rusqlite::params![webhook_id, event, payload, now.0], |r| {
                 r.get(0)
@@ -373,7 +344,7 @@ impl DirectTx<'_> {
         transferred_at: Millis,
         received_at: Millis,
     ) -> Result<()> {
-        self.0
+        self.tx
             .prepare_cached(INSERT_CASE_TRANSFER)?
             .execute(rusqlite::params![
                 case_id,
@@ -397,7 +368,7 @@ impl DirectTx<'_> {
         reason: &str,
         at: Millis,
     ) -> Result<bool> {
-        let n = self.0.prepare_cached(DECIDE_CHAT_DRAFT)?.execute(&[
+        let n = self.tx.prepare_cached(DECIDE_CHAT_DRAFT)?.execute(&[
             ("$1", &id as &dyn ToSql),
             ("$2", &status),
             ("$3", &case_id),
@@ -467,7 +438,7 @@ mod tests {
             .collect();
         let event_ids = tx.insert_case_events(&events)?;
         for ((id, number), event_id) in ids.iter().zip(numbers).zip(&event_ids) {
-            let (case_number, event_case, event_detail): (String, i64, String) = tx.0.query_row(
+            let (case_number, event_case, event_detail): (String, i64, String) = tx.tx.query_row(
                 "SELECT c.number, e.case_id, e.detail FROM case_record c, case_event e \
                  WHERE c.id = ?1 AND e.id = ?2",
                 rusqlite::params![id, event_id],
@@ -530,5 +501,191 @@ mod tests {
             .unwrap();
         assert_eq!(n, 0, "the failed statement's transaction left nothing");
         assert_eq!(one.len(), 1);
+    }
+
+    /// What the duplicate check is asked, or what happens to the cases meanwhile.
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// A case written by the intake's writer; `kept` false: its transaction rolls back.
+        Write { case: Made, kept: bool },
+        /// A case written by another connection, between the writer's transactions.
+        Other(Made),
+        /// One of the cases is closed (by another connection).
+        Close(usize),
+        /// Reports to check, each with its window in minutes.
+        Check(Vec<(Made, u16)>),
+    }
+
+    /// A case or report: micro-grid and category (one of two each), its pin in steps of 10 m
+    /// from a corner (or none), how many minutes before the clock it was reported, and how far
+    /// the clock moves on before it (minutes).
+    #[derive(Debug, Clone)]
+    struct Made {
+        scope: bool,
+        category: bool,
+        pin: Option<(i8, i8)>,
+        age: u16,
+        later: u16,
+    }
+
+    fn made() -> impl proptest::strategy::Strategy<Value = Made> {
+        use proptest::prelude::*;
+        (
+            any::<bool>(),
+            any::<bool>(),
+            proptest::option::of((-3i8..=3, -3i8..=3)),
+            0u16..120,
+            0u16..900,
+        )
+            .prop_map(|(scope, category, pin, age, later)| Made {
+                scope,
+                category,
+                pin,
+                age,
+                later,
+            })
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => (made(), proptest::bool::weighted(0.8)).prop_map(|(case, kept)| Op::Write { case, kept }),
+            1 => made().prop_map(Op::Other),
+            1 => any::<usize>().prop_map(Op::Close),
+            3 => proptest::collection::vec((made(), 0u16..4_500), 1..4).prop_map(Op::Check),
+        ]
+    }
+
+    /// A case as the model keeps it: number, micro-grid, category, time, pin, open.
+    type Kept = (String, &'static str, i64, i64, Option<(f64, f64)>, bool);
+
+    const SCOPES: [&str; 2] = ["510115001001001001", "510115001001001002"];
+    const FINAL: [&str; 3] = ["rejected", "closed", "merged"];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(40))]
+
+        /// Whoever writes the cases, whatever is rolled back or closed, and however the windows
+        /// move (loaded, caught up, dropped from memory, loaded again further back): the
+        /// writer's check finds for each report the newest open case of its micro-grid and
+        /// category within its window and reach, as the statement over the table would.
+        #[test]
+        fn the_writers_duplicate_check_finds_what_the_table_holds(
+            ops in proptest::collection::vec(op(), 1..40)
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let db = rt.block_on(crate::testing::fresh_on("sqlite"));
+            let mut w = rt.block_on(db.store.open_direct()).unwrap().expect("a file");
+            w.conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+            let file = db.url.trim_start_matches("sqlite://").to_owned();
+            let other = Connection::open(&file).unwrap();
+            other.busy_timeout(crate::BUSY_TIMEOUT).unwrap();
+            other
+                .execute_batch(
+                    "INSERT INTO category (id, code, name, kind, handler, tier, limits, warn_share, \
+                     closing_conditions, sort, updated_at) VALUES \
+                     (1, 'a', 'a', 'k', 'h', 'micro_grid', '{}', 0.8, '', 1, 0), \
+                     (2, 'b', 'b', 'k', 'h', 'micro_grid', '{}', 0.8, '', 2, 0)",
+                )
+                .unwrap();
+            let cipher = FieldCipher::from_hex(&"55".repeat(32)).unwrap();
+            let (lon0, lat0) = (104.06, 30.66);
+            let pin_of = |p: Option<(i8, i8)>| {
+                p.map(|(east, north)| {
+                    let lat = lat0 + f64::from(north) * 10.0 / 111_320.0;
+                    (lon0 + f64::from(east) * 10.0 / (111_320.0 * lat.to_radians().cos()), lat)
+                })
+            };
+            // Three days on, so that no time is negative; each op's own milliseconds keep
+            // every case's time apart from the others'.
+            let mut clock: i64 = 3 * 86_400_000;
+            let mut kept: Vec<Kept> = Vec::new();
+            for (i, op) in ops.iter().enumerate() {
+                let stamp = |m: &Made, clock: i64| clock - i64::from(m.age) * 60_000 + i as i64;
+                match op {
+                    Op::Write { case: m, kept: keep } => {
+                        clock += i64::from(m.later) * 60_000;
+                        let pin = pin_of(m.pin);
+                        let mut n = case(i as i64);
+                        n.scope_code = SCOPES[usize::from(m.scope)].into();
+                        n.category_id = 1 + i64::from(m.category);
+                        n.lon = pin.map(|p| p.0);
+                        n.lat = pin.map(|p| p.1);
+                        n.now = Millis(stamp(m, clock));
+                        let number = format!("N-{i}");
+                        let mut tx = w.begin().unwrap();
+                        tx.insert_cases(&[(number.as_str(), &n)], &cipher).unwrap();
+                        if *keep {
+                            tx.commit().unwrap();
+                            kept.push((number, SCOPES[usize::from(m.scope)], n.category_id, n.now.0, pin, true));
+                        }
+                    }
+                    Op::Other(m) => {
+                        clock += i64::from(m.later) * 60_000;
+                        let pin = pin_of(m.pin);
+                        let number = format!("N-{i}");
+                        let (scope, category, at) =
+                            (SCOPES[usize::from(m.scope)], 1 + i64::from(m.category), stamp(m, clock));
+                        other
+                            .execute(
+                                "INSERT INTO case_record (number, channel, category_id, description, \
+                                 address, lon, lat, scope_code, status, tier, follow_token_hash, case_unit, \
+                                 case_warn_at, case_deadline, version, created_at, updated_at) \
+                                 VALUES (?1, 'api', ?2, '', '', ?3, ?4, ?5, 'reported', 'micro_grid', \
+                                 'h', 'working_days', 0, 0, 1, ?6, ?6)",
+                                rusqlite::params![number, category, pin.map(|p| p.0), pin.map(|p| p.1), scope, at],
+                            )
+                            .unwrap();
+                        kept.push((number, scope, category, at, pin, true));
+                    }
+                    Op::Close(k) => {
+                        if !kept.is_empty() {
+                            let k = k % kept.len();
+                            other
+                                .execute(
+                                    "UPDATE case_record SET status = 'closed' WHERE number = ?1",
+                                    [&kept[k].0],
+                                )
+                                .unwrap();
+                            kept[k].5 = false;
+                        }
+                    }
+                    Op::Check(reports) => {
+                        let probes: Vec<DuplicateProbe<'_>> = reports
+                            .iter()
+                            .map(|(m, window)| {
+                                let at = stamp(m, clock);
+                                DuplicateProbe {
+                                    scope_code: SCOPES[usize::from(m.scope)],
+                                    category_id: 1 + i64::from(m.category),
+                                    since: Millis(at - i64::from(*window) * 60_000),
+                                    pin: pin_of(m.pin),
+                                    metres: 25.0,
+                                }
+                            })
+                            .collect();
+                        let mut tx = w.begin().unwrap();
+                        let found = tx.open_cases_near(&probes, FINAL).unwrap();
+                        drop(tx);
+                        let expected: Vec<Option<String>> = probes
+                            .iter()
+                            .map(|p| {
+                                kept.iter()
+                                    .filter(|c| {
+                                        c.1 == p.scope_code
+                                            && c.2 == p.category_id
+                                            && c.3 >= p.since.0
+                                            && c.5
+                                            && p.near(c.4)
+                                    })
+                                    .max_by_key(|c| c.3)
+                                    .map(|c| c.0.clone())
+                            })
+                            .collect();
+                        proptest::prop_assert_eq!(found, expected, "after {:?}", &ops[..=i]);
+                    }
+                }
+            }
+        }
     }
 }

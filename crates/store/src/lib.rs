@@ -15,6 +15,7 @@ mod error;
 mod grid;
 mod migrate;
 mod notify;
+mod recent;
 mod registry;
 mod roster;
 pub mod testing;

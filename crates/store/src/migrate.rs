@@ -109,6 +109,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_drop_status_deadline_index.sql"),
         postgres: include_str!("../migrations/postgres/0016_drop_status_deadline_index.sql"),
     },
+    Migration {
+        version: 17,
+        name: "duplicate_check_in_memory",
+        sqlite: include_str!("../migrations/sqlite/0017_duplicate_check_in_memory.sql"),
+        postgres: include_str!("../migrations/postgres/0017_duplicate_check_in_memory.sql"),
+    },
 ];
 
 /// What a migration run did.
