@@ -484,8 +484,8 @@ mod tests {
     use super::*;
 
     /// While writes follow each other without a pause, the checkpointer still starts the WAL
-    /// over: its file stops growing. (A pass that leaves the writers be never copies the last
-    /// frames, and only a WAL copied to its end is started over.)
+    /// over, again and again. (A pass that leaves the writers be never copies the last frames,
+    /// and only a WAL copied to its end is started over.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_checkpointer_starts_the_wal_over_while_writes_stream_in() {
         let path =
@@ -517,9 +517,12 @@ mod tests {
                 .expect("insert");
             tx.commit().await.expect("commit");
         }
-        let wal_bytes = std::fs::metadata(format!("{}-wal", path.display()))
-            .expect("the WAL file")
-            .len();
+        // The WAL's header counts the times it was started over (bytes 12..16, big-endian):
+        // <https://sqlite.org/fileformat2.html#walformat>.
+        let header = std::fs::read(format!("{}-wal", path.display())).expect("the WAL file");
+        let restarts = header
+            .get(12..16)
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
             .fetch_one(&pool)
             .await
@@ -530,11 +533,11 @@ mod tests {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
         assert_eq!(count, rows);
-        // A frame is a 24-byte header and a 4 KiB page, after the WAL's own 32-byte header.
-        let frames = wal_bytes.saturating_sub(32) / (24 + 4096);
-        // Without the checkpointer it grows to about 9,100 frames; with it, a few hundred, and
-        // up to about 1,530 on a machine busy with other work, which delays its passes.
-        assert!(frames < 3_000, "the WAL grew to {frames} frames");
+        // Without the checkpointer the WAL is never started over (it grows to about 9,100
+        // frames); with it, every 200 frames or so, fewer times when other work on the machine
+        // delays its passes. How large it grew depends on that timing; that it was started
+        // over does not.
+        assert!(restarts >= 2, "the WAL was started over {restarts} times");
     }
 
     #[test]
