@@ -13,7 +13,7 @@ use crate::cases::{
 };
 use crate::channels::{DECIDE_CHAT_DRAFT, INSERT_CASE_TRANSFER};
 use crate::notify::{ENQUEUE, NOTIFICATION_COLUMNS, WEBHOOKS, insert_notifications_sql};
-use crate::recent::Recent;
+use crate::recent::{Recent, Staged};
 use crate::{
     DuplicateProbe, FieldCipher, NewCase, NewCaseEvent, NewCasePhoto, NewNotification, Result,
     Store, WebhookRow,
@@ -76,6 +76,7 @@ impl DirectWriter {
         Ok(DirectTx {
             tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
             recent,
+            staged: None,
         })
     }
 }
@@ -85,6 +86,9 @@ impl DirectWriter {
 pub struct DirectTx<'a> {
     tx: rusqlite::Transaction<'a>,
     recent: &'a mut Recent,
+    /// The cases written since [`Recent`] caught up in this transaction (`None` before it
+    /// did): handed to it on commit.
+    staged: Option<Staged>,
 }
 
 /// The text of one multi-row statement for each number of rows, built on first use: the
@@ -140,7 +144,11 @@ fn rows<T>(
 
 impl DirectTx<'_> {
     pub fn commit(self) -> Result<()> {
-        Ok(self.tx.commit()?)
+        self.tx.commit()?;
+        if let Some(staged) = self.staged {
+            self.recent.written(staged);
+        }
+        Ok(())
     }
 
     /// See [`crate::Tx::take_case_seqs`].
@@ -189,8 +197,11 @@ impl DirectTx<'_> {
         probes: &[DuplicateProbe<'_>],
         final_statuses: [&str; 3],
     ) -> Result<Vec<Option<String>>> {
-        self.recent
-            .open_cases_near(&self.tx, probes, final_statuses)
+        let found = self
+            .recent
+            .open_cases_near(&self.tx, probes, final_statuses)?;
+        self.staged.get_or_insert_default();
+        Ok(found)
     }
 
     /// See [`crate::Tx::insert_cases`].
@@ -248,7 +259,13 @@ impl DirectTx<'_> {
                 chunk.len(),
                 "SELECT id, number FROM case_record WHERE id BETWEEN ? AND ?",
             )?;
+            let first = ids.len();
             ids.extend(case_ids_in_order(chunk, written)?);
+            if let Some(staged) = &mut self.staged {
+                for ((_, n), id) in chunk.iter().zip(&ids[first..]) {
+                    staged.case(*id, &n.scope_code, n.category_id, n.now.0, n.lon.zip(n.lat));
+                }
+            }
         }
         Ok(ids)
     }
@@ -506,8 +523,13 @@ mod tests {
     /// What the duplicate check is asked, or what happens to the cases meanwhile.
     #[derive(Debug, Clone)]
     enum Op {
-        /// A case written by the intake's writer; `kept` false: its transaction rolls back.
-        Write { case: Made, kept: bool },
+        /// A case written by the intake's writer; `kept` false: its transaction rolls back;
+        /// `checked`: the check runs first in its transaction, as the intake runs it.
+        Write {
+            case: Made,
+            kept: bool,
+            checked: bool,
+        },
         /// A case written by another connection, between the writer's transactions.
         Other(Made),
         /// One of the cases is closed (by another connection).
@@ -549,7 +571,8 @@ mod tests {
     fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         use proptest::prelude::*;
         prop_oneof![
-            3 => (made(), proptest::bool::weighted(0.8)).prop_map(|(case, kept)| Op::Write { case, kept }),
+            3 => (made(), proptest::bool::weighted(0.8), any::<bool>())
+                .prop_map(|(case, kept, checked)| Op::Write { case, kept, checked }),
             1 => made().prop_map(Op::Other),
             1 => any::<usize>().prop_map(Op::Close),
             3 => proptest::collection::vec((made(), 0u16..4_500), 1..4).prop_map(Op::Check),
@@ -603,7 +626,7 @@ mod tests {
             for (i, op) in ops.iter().enumerate() {
                 let stamp = |m: &Made, clock: i64| clock - i64::from(m.age) * 60_000 + i as i64;
                 match op {
-                    Op::Write { case: m, kept: keep } => {
+                    Op::Write { case: m, kept: keep, checked } => {
                         clock += i64::from(m.later) * 60_000;
                         let pin = pin_of(m.pin);
                         let mut n = case(i as i64);
@@ -614,6 +637,18 @@ mod tests {
                         n.now = Millis(stamp(m, clock));
                         let number = format!("N-{i}");
                         let mut tx = w.begin().unwrap();
+                        if *checked {
+                            let probe = DuplicateProbe {
+                                scope_code: &n.scope_code,
+                                category_id: n.category_id,
+                                // The widest window the checks use: they then read
+                                // nothing again that this one has loaded.
+                                since: Millis(n.now.0 - 4_500 * 60_000),
+                                pin,
+                                metres: 25.0,
+                            };
+                            tx.open_cases_near(&[probe], FINAL).unwrap();
+                        }
                         tx.insert_cases(&[(number.as_str(), &n)], &cipher).unwrap();
                         if *keep {
                             tx.commit().unwrap();

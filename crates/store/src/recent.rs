@@ -54,38 +54,40 @@ pub(crate) struct Recent {
 const COLUMNS: &str = "c.id, c.scope_code, c.category_id, c.created_at, c.lon, c.lat";
 
 impl Loaded {
-    /// Adds the cases a statement reads (its columns [`COLUMNS`]) that are within the horizon.
+    /// Adds the cases a statement reads (its columns [`COLUMNS`]).
     fn add(&mut self, tx: &Transaction<'_>, sql: &str, value: i64) -> Result<()> {
         let mut statement = tx.prepare_cached(sql)?;
         let mut rows = statement.query([value])?;
         while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            self.seen_to = self.seen_to.max(id);
-            let created_at: i64 = r.get(3)?;
-            if created_at < self.horizon {
-                continue;
-            }
-            let (scope, category): (String, i64) = (r.get(1)?, r.get(2)?);
-            let lon: Option<f64> = r.get(4)?;
-            let lat: Option<f64> = r.get(5)?;
-            let seen = self
-                .cases
-                .entry(category)
-                .or_default()
-                .entry(scope.into_boxed_str())
-                .or_default();
-            // In the order of their times, as the statement walks them: almost always last.
-            let at = seen.partition_point(|s| (s.created_at, s.id) < (created_at, id));
-            seen.insert(
-                at,
+            let (scope, lon, lat): (String, Option<f64>, Option<f64>) =
+                (r.get(1)?, r.get(4)?, r.get(5)?);
+            self.push(
+                &scope,
+                r.get(2)?,
                 Seen {
-                    id,
-                    created_at,
+                    id: r.get(0)?,
+                    created_at: r.get(3)?,
                     pin: lon.zip(lat),
                 },
             );
         }
         Ok(())
+    }
+
+    /// Adds a case if it is within the horizon, and notes its id as seen.
+    fn push(&mut self, scope: &str, category: i64, case: Seen) {
+        self.seen_to = self.seen_to.max(case.id);
+        if case.created_at < self.horizon {
+            return;
+        }
+        let by_scope = self.cases.entry(category).or_default();
+        let seen = match by_scope.get_mut(scope) {
+            Some(seen) => seen,
+            None => by_scope.entry(scope.into()).or_default(),
+        };
+        // In the order of their times, as the statement walks them: almost always last.
+        let at = seen.partition_point(|s| (s.created_at, s.id) < (case.created_at, case.id));
+        seen.insert(at, case);
     }
 
     /// Reads the cases reported since `horizon`, and notes the largest id: the whole table's
@@ -125,7 +127,43 @@ impl Loaded {
     }
 }
 
+/// The cases a transaction of the writer wrote, for [`Recent::written`].
+#[derive(Debug, Default)]
+pub(crate) struct Staged(Vec<(String, i64, Seen)>);
+
+impl Staged {
+    pub(crate) fn case(
+        &mut self,
+        id: i64,
+        scope: &str,
+        category: i64,
+        created_at: i64,
+        pin: Option<(f64, f64)>,
+    ) {
+        self.0.push((
+            scope.to_owned(),
+            category,
+            Seen {
+                id,
+                created_at,
+                pin,
+            },
+        ));
+    }
+}
+
 impl Recent {
+    /// Takes in the cases a committed transaction wrote after [`Recent::open_cases_near`]
+    /// caught up in it: the write lock held all along, no one else wrote meanwhile, so they
+    /// are all that is new, and need not be read back from the table.
+    pub(crate) fn written(&mut self, staged: Staged) {
+        if let Some(l) = &mut self.loaded {
+            for (scope, category, case) in staged.0 {
+                l.push(&scope, category, case);
+            }
+        }
+    }
+
     /// For each probe, the number of the newest open case of its category in its
     /// micro-grid, reported since its `since`, near its pin (either without one counts as
     /// near): what `crate::Tx::open_cases_near` finds with a statement.
