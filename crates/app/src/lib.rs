@@ -129,7 +129,8 @@ pub struct App {
 }
 
 /// What hot paths read and rarely changes: the categories and the working calendar. A change
-/// made on this server clears them; one made on another is seen within [`CACHE_TTL`].
+/// made on this server clears them; one made on another is seen within [`CACHE_TTL`] and the
+/// time one read of them takes.
 #[derive(Debug, Default)]
 struct Caches {
     categories: std::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<Vec<CategoryView>>)>>,
@@ -155,14 +156,34 @@ type HolderKey = (String, &'static str);
 
 /// How long a cached list is trusted.
 pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long an expired list still serves while one request reads it again (see
+/// [`Caches::get`]); that read failing, the next request after it tries.
+const REFRESH_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Caches {
+    /// The cached list, or `None` for the one caller that is to read it again: when it has
+    /// expired, the first to see it gets `None` and the others keep the old list for
+    /// [`REFRESH_GRACE`] more, instead of every request in flight reading it at once (at 64
+    /// reports in flight, 64 reads of every category each time the list expired).
     fn get<T>(
         slot: &std::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<T>)>>,
     ) -> Option<std::sync::Arc<T>> {
-        let guard = slot.read().ok()?;
-        let (at, value) = guard.as_ref()?;
-        (at.elapsed() < CACHE_TTL).then(|| std::sync::Arc::clone(value))
+        {
+            let guard = slot.read().ok()?;
+            let (at, value) = guard.as_ref()?;
+            if at.elapsed() < CACHE_TTL {
+                return Some(std::sync::Arc::clone(value));
+            }
+        }
+        let mut guard = slot.write().ok()?;
+        let (at, value) = guard.as_mut()?;
+        if at.elapsed() < CACHE_TTL {
+            // Another caller took the reading on meanwhile.
+            return Some(std::sync::Arc::clone(value));
+        }
+        let now = std::time::Instant::now();
+        *at = now.checked_sub(CACHE_TTL - REFRESH_GRACE).unwrap_or(now);
+        None
     }
 
     fn put<T>(
@@ -288,5 +309,43 @@ impl App {
             max_failed_logins: self.settings.login_policy.max_failures,
             lock_minutes: self.settings.login_policy.lock_minutes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use std::sync::{Arc, RwLock};
+    use std::time::{Duration, Instant};
+
+    /// An expired list is read again by one caller; the others meanwhile get the old one,
+    /// until the grace is over, when the next caller tries again.
+    #[test]
+    fn one_caller_reads_an_expired_list_again_while_the_others_keep_the_old() {
+        let long_ago = Instant::now()
+            .checked_sub(CACHE_TTL + Duration::from_secs(1))
+            .unwrap();
+        let slot = RwLock::new(Some((long_ago, Arc::new("old"))));
+        assert_eq!(Caches::get(&slot), None, "the first reads it again");
+        for _ in 0..3 {
+            assert_eq!(Caches::get(&slot).as_deref(), Some(&"old"));
+        }
+        // Its read failed (nothing was put): once the grace is over, another caller tries.
+        if let Some((at, _)) = slot.write().unwrap().as_mut() {
+            let left = CACHE_TTL.saturating_sub(at.elapsed());
+            assert!(
+                left <= REFRESH_GRACE && left > Duration::ZERO,
+                "{left:?} of grace"
+            );
+            *at = long_ago;
+        }
+        assert_eq!(Caches::get(&slot), None);
+        Caches::put(&slot, Arc::new("new"));
+        assert_eq!(Caches::get(&slot).as_deref(), Some(&"new"));
+        // An empty slot (cleared by a change here) is read by every caller.
+        let empty: RwLock<Option<(Instant, Arc<&str>)>> = RwLock::new(None);
+        assert_eq!(Caches::get(&empty), None);
+        assert_eq!(Caches::get(&empty), None);
     }
 }
