@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-/// A report with its photos.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A report with its photos. Read by [`WithPhotos`] (the schema says what `flatten` would).
+#[derive(Debug, ToSchema)]
 pub struct ReportBody {
     #[serde(flatten)]
     pub case: CaseInput,
@@ -26,13 +26,128 @@ pub struct ReportBody {
     pub photos: Vec<String>,
 }
 
-/// A transition with its photos (the after-photos of `handle`).
-#[derive(Debug, Deserialize, ToSchema)]
+/// A transition with its photos (the after-photos of `handle`). Read by [`WithPhotos`].
+#[derive(Debug, ToSchema)]
 pub struct ActBody {
     #[serde(flatten)]
     pub act: ActInput,
     #[serde(default)]
     pub photos: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for ReportBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let WithPhotos(case, photos) = WithPhotos::deserialize(d)?;
+        Ok(ReportBody { case, photos })
+    }
+}
+
+impl<'de> Deserialize<'de> for ActBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let WithPhotos(act, photos) = WithPhotos::deserialize(d)?;
+        Ok(ActBody { act, photos })
+    }
+}
+
+/// An object of `T`'s fields and `photos`, read in one pass: `T` from the other keys as they
+/// come, `photos` set aside. What `#[serde(flatten)]` does, without first copying every key and
+/// value into a buffer of its own and reading `T` from that (under callgrind a report's body
+/// took about 8,000 instructions that way).
+struct WithPhotos<T>(T, Vec<String>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for WithPhotos<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Object<T> {
+            type Value = WithPhotos<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut photos = None;
+                let value =
+                    T::deserialize(serde::de::value::MapAccessDeserializer::new(SetAside {
+                        map,
+                        photos: &mut photos,
+                    }))?;
+                Ok(WithPhotos(value, photos.unwrap_or_default()))
+            }
+        }
+        d.deserialize_map(Object(std::marker::PhantomData))
+    }
+}
+
+/// The keys of an object but `photos`, whose value it keeps.
+struct SetAside<'p, A> {
+    map: A,
+    photos: &'p mut Option<Vec<String>>,
+}
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for SetAside<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        use serde::de::{Error, IntoDeserializer, value::BorrowedStrDeserializer};
+        while let Some(key) = self.map.next_key::<Key<'de>>()? {
+            let name = match &key {
+                Key::Borrowed(k) => *k,
+                Key::Owned(k) => k.as_str(),
+            };
+            if name != "photos" {
+                return match key {
+                    Key::Borrowed(k) => seed.deserialize(BorrowedStrDeserializer::new(k)),
+                    Key::Owned(k) => seed.deserialize(k.into_deserializer()),
+                }
+                .map(Some);
+            }
+            if self.photos.is_some() {
+                return Err(A::Error::duplicate_field("photos"));
+            }
+            *self.photos = Some(self.map.next_value()?);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// A key as the JSON holds it: borrowed from the body unless it had escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> serde::de::Visitor<'de> for Name {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, k: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(k))
+            }
+            fn visit_str<E>(self, k: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(k.to_owned()))
+            }
+            fn visit_string<E>(self, k: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(k))
+            }
+        }
+        d.deserialize_str(Name)
+    }
 }
 
 pub(crate) fn photos(list: &[String]) -> Result<Vec<Photo>, ApiError> {
@@ -257,4 +372,54 @@ pub async fn resident_report(
     input.channel = Some("resident_page".into());
     let anonymous = Ctx::anonymous(ctx.origin.clone());
     Ok(state.app.report_case(&anonymous, &input, photos).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The photos wherever they stand among the fields, the fields as `CaseInput` reads them;
+    /// a key with escapes is still its name; errors name their field.
+    #[test]
+    fn a_reports_body_is_read_with_its_photos_in_one_pass() {
+        let body: ReportBody = serde_json::from_str(
+            r#"{"photos": ["aGk=", "aG8="], "category": "sg.sanitation",
+                "descr\u0069ption": "垃圾", "lon": 104.1, "lat": 30.6, "answers": {"q": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(body.photos, ["aGk=", "aG8="]);
+        assert_eq!(body.case.category, "sg.sanitation");
+        assert_eq!(body.case.description, "垃圾");
+        assert_eq!((body.case.lon, body.case.lat), (Some(104.1), Some(30.6)));
+        assert_eq!(body.case.answers["q"], serde_json::json!(1));
+
+        let none: ReportBody =
+            serde_json::from_str(r#"{"category": "a", "description": "b"}"#).unwrap();
+        assert!(none.photos.is_empty());
+        assert_eq!(none.case.micro_grid, None);
+
+        let act: ActBody =
+            serde_json::from_str(r#"{"action": "handle", "photos": ["aGk="], "version": 3}"#)
+                .unwrap();
+        assert_eq!((act.act.action.as_str(), act.act.version), ("handle", 3));
+        assert_eq!(act.photos, ["aGk="]);
+
+        for (json, says) in [
+            (r#"{"category": "a"}"#, "missing field `description`"),
+            (r#"{"category": "a", "description": 5}"#, "invalid type"),
+            (
+                r#"{"category": "a", "description": "b", "photos": "x"}"#,
+                "invalid type",
+            ),
+            (
+                r#"{"category": "a", "description": "b", "photos": [], "photos": []}"#,
+                "duplicate field `photos`",
+            ),
+            (r#"["a", "b"]"#, "expected an object"),
+        ] {
+            let err = serde_json::from_str::<ReportBody>(json).unwrap_err();
+            assert!(err.to_string().contains(says), "{json}: {err}");
+        }
+    }
 }
