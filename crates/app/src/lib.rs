@@ -156,6 +156,17 @@ type HolderKey = (String, &'static str);
 
 /// How long a cached list is trusted.
 pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+/// A cached value while it is fresh. Expired: `None`, and its time moved on so that it serves
+/// the other callers [`REFRESH_GRACE`] more while this one reads it again.
+fn fresh_or_claim<V: Clone>((at, value): &mut (std::time::Instant, V)) -> Option<V> {
+    if at.elapsed() < CACHE_TTL {
+        return Some(value.clone());
+    }
+    let now = std::time::Instant::now();
+    *at = now.checked_sub(CACHE_TTL - REFRESH_GRACE).unwrap_or(now);
+    None
+}
+
 /// How long an expired list still serves while one request reads it again (see
 /// [`Caches::get`]); that read failing, the next request after it tries.
 const REFRESH_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -175,15 +186,8 @@ impl Caches {
                 return Some(std::sync::Arc::clone(value));
             }
         }
-        let mut guard = slot.write().ok()?;
-        let (at, value) = guard.as_mut()?;
-        if at.elapsed() < CACHE_TTL {
-            // Another caller took the reading on meanwhile.
-            return Some(std::sync::Arc::clone(value));
-        }
-        let now = std::time::Instant::now();
-        *at = now.checked_sub(CACHE_TTL - REFRESH_GRACE).unwrap_or(now);
-        None
+        // Another caller may have taken the reading on meanwhile.
+        fresh_or_claim(slot.write().ok()?.as_mut()?)
     }
 
     fn put<T>(
@@ -195,6 +199,9 @@ impl Caches {
         }
     }
 
+    /// A usable key's row while fresh. Not kept past [`CACHE_TTL`] as the lists are (see
+    /// [`Caches::get`]): a key revoked through another server must stop working here, and the
+    /// request that finds it revoked puts nothing back.
     fn api_key(&self, hash: &str) -> Option<store::ApiKeyRow> {
         let keys = self.api_keys.lock().ok()?;
         let (at, row) = keys.get(hash)?;
@@ -210,10 +217,14 @@ impl Caches {
         }
     }
 
+    /// Who serves a duty on a node; expired, as [`Caches::get`]: one caller reads it again.
     fn holder(&self, node: &str, duty: &'static str) -> Option<Option<i64>> {
-        let holders = self.holders.lock().ok()?;
-        let (at, account) = holders.get(&(node.to_owned(), duty))?;
-        (at.elapsed() < CACHE_TTL).then_some(*account)
+        fresh_or_claim(
+            self.holders
+                .lock()
+                .ok()?
+                .get_mut(&(node.to_owned(), duty))?,
+        )
     }
 
     fn put_holder(&self, node: &str, duty: &'static str, account: Option<i64>) {
@@ -343,6 +354,19 @@ mod tests {
         assert_eq!(Caches::get(&slot), None);
         Caches::put(&slot, Arc::new("new"));
         assert_eq!(Caches::get(&slot).as_deref(), Some(&"new"));
+        // The same for the caches of keys and holders, entry by entry.
+        let caches = Caches::default();
+        caches.put_holder("510115001001001001", "micro_grid_worker", Some(7));
+        if let Some(entry) = caches.holders.lock().unwrap().values_mut().next() {
+            entry.0 = long_ago;
+        }
+        let holder = || caches.holder("510115001001001001", "micro_grid_worker");
+        assert_eq!(holder(), None, "the first reads it again");
+        assert_eq!(holder(), Some(Some(7)));
+        assert_eq!(
+            caches.holder("510115001001001002", "micro_grid_worker"),
+            None
+        );
         // An empty slot (cleared by a change here) is read by every caller.
         let empty: RwLock<Option<(Instant, Arc<&str>)>> = RwLock::new(None);
         assert_eq!(Caches::get(&empty), None);
