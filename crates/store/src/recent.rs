@@ -51,10 +51,27 @@ pub(crate) struct Recent {
 }
 
 /// The columns each case is read with, for [`Loaded::add`].
-const COLUMNS: &str = "c.id, c.scope_code, c.category_id, c.created_at, c.lon, c.lat";
+macro_rules! columns {
+    () => {
+        "SELECT c.id, c.scope_code, c.category_id, c.created_at, c.lon, c.lat "
+    };
+}
+
+/// The window's cases, category by category through the index on (category_id, created_at):
+/// only they are read, however many the table holds.
+const LOAD: &str = concat!(
+    columns!(),
+    "FROM category k JOIN case_record c ON c.category_id = k.id AND c.created_at >= ?1"
+);
+
+/// The cases written since the index last looked (run in every writer transaction).
+const CATCH_UP: &str = concat!(
+    columns!(),
+    "FROM case_record c WHERE c.id > ?1 ORDER BY c.id"
+);
 
 impl Loaded {
-    /// Adds the cases a statement reads (its columns [`COLUMNS`]).
+    /// Adds the cases a statement reads (its columns as [`LOAD`]'s).
     fn add(&mut self, tx: &Transaction<'_>, sql: &str, value: i64) -> Result<()> {
         let mut statement = tx.prepare_cached(sql)?;
         let mut rows = statement.query([value])?;
@@ -101,16 +118,7 @@ impl Loaded {
             horizon,
             cases: HashMap::new(),
         };
-        // Category by category, through the index on (category_id, created_at): only the
-        // window's cases are read, however many the table holds.
-        loaded.add(
-            tx,
-            &format!(
-                "SELECT {COLUMNS} FROM category k JOIN case_record c \
-                 ON c.category_id = k.id AND c.created_at >= ?1"
-            ),
-            horizon,
-        )?;
+        loaded.add(tx, LOAD, horizon)?;
         Ok(loaded)
     }
 
@@ -178,11 +186,7 @@ impl Recent {
         };
         let loaded = match self.loaded.take() {
             Some(mut l) if l.horizon <= since => {
-                l.add(
-                    tx,
-                    &format!("SELECT {COLUMNS} FROM case_record c WHERE c.id > ?1 ORDER BY c.id"),
-                    l.seen_to,
-                )?;
+                l.add(tx, CATCH_UP, l.seen_to)?;
                 if since - SLACK_MS > l.horizon + EVICT_EVERY_MS {
                     l.evict(since - SLACK_MS);
                 }
