@@ -156,6 +156,11 @@ type HolderKey = (String, &'static str);
 
 /// How long a cached list is trusted.
 pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long an expired list still serves while one request reads it again (see
+/// [`Caches::get`]); that read failing, the next request after it tries.
+const REFRESH_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A cached value while it is fresh. Expired: `None`, and its time moved on so that it serves
 /// the other callers [`REFRESH_GRACE`] more while this one reads it again.
 fn fresh_or_claim<V: Clone>((at, value): &mut (std::time::Instant, V)) -> Option<V> {
@@ -166,10 +171,6 @@ fn fresh_or_claim<V: Clone>((at, value): &mut (std::time::Instant, V)) -> Option
     *at = now.checked_sub(CACHE_TTL - REFRESH_GRACE).unwrap_or(now);
     None
 }
-
-/// How long an expired list still serves while one request reads it again (see
-/// [`Caches::get`]); that read failing, the next request after it tries.
-const REFRESH_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Caches {
     /// The cached list, or `None` for the one caller that is to read it again: when it has
@@ -354,7 +355,7 @@ mod tests {
         assert_eq!(Caches::get(&slot), None);
         Caches::put(&slot, Arc::new("new"));
         assert_eq!(Caches::get(&slot).as_deref(), Some(&"new"));
-        // The same for the caches of keys and holders, entry by entry.
+        // The same for the holders' cache, entry by entry (not for API keys: see `api_key`).
         let caches = Caches::default();
         caches.put_holder("510115001001001001", "micro_grid_worker", Some(7));
         if let Some(entry) = caches.holders.lock().unwrap().values_mut().next() {
