@@ -1,7 +1,8 @@
 //! Group commit for case intake. A report is prepared outside any transaction (validated,
 //! routed, its clocks computed, its photos stored); what it writes waits in a queue. One writer
 //! task at a time, started by the report that finds none running, writes every report queued by
-//! then in one transaction, with one draw of case numbers, and goes on until the queue is empty.
+//! then in one transaction, with one draw of case numbers, and goes on until the queue is empty
+//! and stays so for a moment ([`LINGER`]).
 //! The reports only wait for their answers: none waits for a turn at a lock that another
 //! report's batch has already served. Each report is still all or nothing: when the shared
 //! transaction fails, the reports in it are written again one transaction each, so that one bad
@@ -78,6 +79,8 @@ type Waiting = (PendingReport, oneshot::Sender<Result<Written>>);
 pub(crate) struct IntakeQueue {
     waiting: Mutex<Queue>,
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// Wakes a writer that waits for more reports ([`LINGER`]).
+    more: tokio::sync::Notify,
     /// On SQLite, the writer's own connection ([`DirectWriter`]), kept between writer tasks.
     direct: Mutex<Direct>,
 }
@@ -111,6 +114,14 @@ const MAX_BATCH: usize = 256;
 /// How long the writer keeps the writing connection through a stream of batches before it
 /// hands it back to the pool, where other writers wait their turn in order.
 const HAND_BACK_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How long a writer that finds the queue empty waits for more reports before it ends, keeping
+/// the writing connection meanwhile (never past [`HAND_BACK_AFTER`]). Ended, the next report
+/// starts another writer task, which takes the connection from the pool again: a spawned task
+/// and a round trip to the connection's thread each way, each waiting for a core while the
+/// server's threads have both (`perf sched`, 64 clients: about one writer in two ended so,
+/// and the writer stalled 235 ms of a 7 s run on those round trips).
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Why a transaction of reports failed.
 enum Failed {
@@ -335,7 +346,8 @@ impl App {
         };
         if start {
             // One writer at a time, detached so that a client hanging up cannot cancel it: it
-            // writes what is queued, batch after batch, until the queue is empty.
+            // writes what is queued, batch after batch, until the queue is empty and no report
+            // came for [`LINGER`].
             let app = self.clone();
             let sqlite = app.store.engine() == store::Engine::Sqlite;
             let home = tokio::runtime::Handle::try_current().ok();
@@ -343,9 +355,16 @@ impl App {
                 let _turn = app.intake.writer.clone().lock_owned().await;
                 let mut direct = app.take_direct().await;
                 let writing = Writing(app);
-                let mut held = None;
+                let mut held: Option<HeldWriter> = None;
+                // Until when the writer waits for more once the queue is empty.
+                let mut linger: Option<tokio::time::Instant> = None;
                 loop {
+                    let may_linger = linger.is_none_or(|until| tokio::time::Instant::now() < until)
+                        && held
+                            .as_ref()
+                            .is_some_and(|h| h.held_for() < HAND_BACK_AFTER);
                     let batch: Vec<Waiting> = match writing.0.intake.waiting.lock() {
+                        Ok(q) if q.reports.is_empty() && may_linger => Vec::new(),
                         Ok(mut q) if q.reports.is_empty() => {
                             // Given back before the next writer can start.
                             writing.0.give_back_direct(direct.take());
@@ -358,6 +377,15 @@ impl App {
                         }
                         Err(_) => return,
                     };
+                    if batch.is_empty() {
+                        let until =
+                            *linger.get_or_insert_with(|| tokio::time::Instant::now() + LINGER);
+                        // A wake-up may be left over from a report the last batch took.
+                        let more = writing.0.intake.more.notified();
+                        let _ = tokio::time::timeout_at(until, more).await;
+                        continue;
+                    }
+                    linger = None;
                     held = writing
                         .0
                         .write_batch(batch, held, direct.as_mut(), home.as_ref())
@@ -369,6 +397,9 @@ impl App {
                 Some(rt) => drop(rt.spawn(writer)),
                 None => drop(tokio::spawn(writer)),
             }
+        } else {
+            // A writer runs: it takes this report with its next batch, or waits for it.
+            self.intake.more.notify_one();
         }
         answer
             .await
