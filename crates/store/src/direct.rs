@@ -7,7 +7,7 @@
 //! which it leaves idle as the token of the write lock: the two never wait on each other.
 
 use crate::cases::{
-    EVENT_COLUMNS, INSERT_CASE_PHOTO, Placeholders, STATEMENT_CACHE, SealedPhone, TAKE_CASE_SEQS,
+    EVENT_COLUMNS, INSERT_CASE_PHOTO, Placeholders, STATEMENT_CACHE, SealedPhone,
     add_intake_counts_sql, case_ids_in_order, event_ids_in_order, insert_case_events_sql,
     insert_cases_sql, statement_chunks,
 };
@@ -19,7 +19,7 @@ use crate::{
     Store, WebhookRow,
 };
 use domain::Millis;
-use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, ToSql};
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
@@ -73,18 +73,44 @@ impl DirectWriter {
     /// without [`DirectTx::commit`], it rolls back.
     pub fn begin(&mut self) -> Result<DirectTx<'_>> {
         let DirectWriter { conn, recent } = self;
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         Ok(DirectTx {
-            tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
+            tx: Open(conn),
             recent,
             staged: None,
         })
     }
 }
 
+/// The connection in a transaction that [`DirectTx::commit`] ends, or else its drop rolls
+/// back. Not `rusqlite::Transaction`, whose `BEGIN`, `COMMIT` and `ROLLBACK` are parsed again
+/// each time (`execute_batch`): here they are prepared once, like the other statements.
+struct Open<'a>(&'a Connection);
+
+impl std::ops::Deref for Open<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.0
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        // Not committed, or the commit failed (and left the transaction open).
+        if !self.0.is_autocommit() {
+            let _ = self
+                .0
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+        }
+    }
+}
+
 /// A transaction of a [`DirectWriter`]: the statements of [`crate::Tx`] that the intake makes,
 /// with the same SQL, but for the duplicate check ([`Recent`]).
 pub struct DirectTx<'a> {
-    tx: rusqlite::Transaction<'a>,
+    tx: Open<'a>,
     recent: &'a mut Recent,
     /// The cases written since [`Recent`] caught up in this transaction (`None` before it
     /// did): handed to it on commit.
@@ -119,7 +145,7 @@ impl Shapes {
 /// This replaces `RETURNING`, which SQLite collects in a temporary table of its own each time
 /// (opened, filled and dropped: 4–5 % of the writer's time).
 fn just_added<K: rusqlite::types::FromSql>(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     n: usize,
     select: &str,
 ) -> Result<Vec<(i64, K)>> {
@@ -130,7 +156,7 @@ fn just_added<K: rusqlite::types::FromSql>(
 
 /// Runs a statement that returns rows, each read by `read`.
 fn rows<T>(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     sql: &str,
     values: &[&dyn ToSql],
     read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
@@ -144,7 +170,7 @@ fn rows<T>(
 
 impl DirectTx<'_> {
     pub fn commit(self) -> Result<()> {
-        self.tx.commit()?;
+        self.tx.prepare_cached("COMMIT")?.execute([])?;
         if let Some(staged) = self.staged {
             self.recent.written(staged);
         }
@@ -152,11 +178,19 @@ impl DirectTx<'_> {
     }
 
     /// See [`crate::Tx::take_case_seqs`].
+    /// The same counter, read back by a second statement: SQLite collects `RETURNING` rows in a
+    /// temporary table of their own, opened and dropped each time.
     pub fn take_case_seqs(&mut self, street: &str, year: i64, count: i64) -> Result<i64> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO case_counter (street_code, year, last) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (street_code, year) DO UPDATE SET last = case_counter.last + ?3",
+            )?
+            .execute(rusqlite::params![street, year, count])?;
         let last = self
             .tx
-            .prepare_cached(TAKE_CASE_SEQS)?
-            .query_row(rusqlite::params![street, year, count], |r| r.get(0))?;
+            .prepare_cached("SELECT last FROM case_counter WHERE street_code = ?1 AND year = ?2")?
+            .query_row(rusqlite::params![street, year], |r| r.get(0))?;
         Ok(last)
     }
 

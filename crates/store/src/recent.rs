@@ -17,7 +17,7 @@
 //! case closed or merged meanwhile is passed over, as the statement would.
 
 use crate::{DuplicateProbe, Result};
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use std::collections::HashMap;
 
 /// How far before the oldest report's window the index reaches when it loads, so that a report
@@ -72,7 +72,7 @@ const CATCH_UP: &str = concat!(
 
 impl Loaded {
     /// Adds the cases a statement reads (its columns as [`LOAD`]'s).
-    fn add(&mut self, tx: &Transaction<'_>, sql: &str, value: i64) -> Result<()> {
+    fn add(&mut self, tx: &Connection, sql: &str, value: i64) -> Result<()> {
         let mut statement = tx.prepare_cached(sql)?;
         let mut rows = statement.query([value])?;
         while let Some(r) = rows.next()? {
@@ -109,7 +109,7 @@ impl Loaded {
 
     /// Reads the cases reported since `horizon`, and notes the largest id: the whole table's
     /// state at the moment of the transaction.
-    fn load(tx: &Transaction<'_>, horizon: i64) -> Result<Loaded> {
+    fn load(tx: &Connection, horizon: i64) -> Result<Loaded> {
         let seen_to: i64 = tx
             .prepare_cached("SELECT coalesce(max(id), 0) FROM case_record")?
             .query_row([], |r| r.get(0))?;
@@ -177,7 +177,7 @@ impl Recent {
     /// near): what `crate::Tx::open_cases_near` finds with a statement.
     pub(crate) fn open_cases_near(
         &mut self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         probes: &[DuplicateProbe<'_>],
         final_statuses: [&str; 3],
     ) -> Result<Vec<Option<String>>> {
@@ -196,7 +196,8 @@ impl Recent {
         };
         let loaded = self.loaded.insert(loaded);
         let mut confirm = tx.prepare_cached(
-            "SELECT number FROM case_record WHERE id = ?1 AND status NOT IN (?2, ?3, ?4)",
+            // Not `NOT IN (…)`: SQLite builds a temporary table of the list each time.
+            "SELECT number FROM case_record WHERE id = ?1 AND status <> ?2 AND status <> ?3 AND status <> ?4",
         )?;
         let mut found = Vec::with_capacity(probes.len());
         for p in probes {
