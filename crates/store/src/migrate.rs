@@ -115,6 +115,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_duplicate_check_in_memory.sql"),
         postgres: include_str!("../migrations/postgres/0017_duplicate_check_in_memory.sql"),
     },
+    Migration {
+        version: 18,
+        name: "actor_index_without_anonymous",
+        sqlite: include_str!("../migrations/sqlite/0018_actor_index_without_anonymous.sql"),
+        postgres: include_str!("../migrations/postgres/0018_actor_index_without_anonymous.sql"),
+    },
 ];
 
 /// What a migration run did.
