@@ -21,6 +21,12 @@ pub struct IntakeArgs {
     /// figure is bound by each report's latency (clients ÷ latency), with more by the server.
     #[arg(long, value_delimiter = ',', default_value = "16,64", value_parser = clap::value_parser!(u16).range(1..=1024))]
     concurrency: Vec<u16>,
+    /// Rounds for each number of clients, each an empty-endpoint round and then an intake
+    /// round: the ratio reported is the median of the rounds' own ratios (each intake round
+    /// against the empty round just before it), which a machine whose speed drifts from one
+    /// second to the next disturbs less than a ratio of medians.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=99))]
+    rounds: u16,
     /// Cases the generator puts in the database before the list measurements (the spec's
     /// figure is 10,000,000; that takes a while).
     #[arg(long, default_value_t = 1_000_000)]
@@ -354,32 +360,44 @@ async fn run_engine(a: &IntakeArgs, url: &str, label: &str) -> Result<(), String
                 .body(Full::new(bodies[i % bodies.len()].clone()))
                 .unwrap_or_default()
         });
-    // Warm up, then three rounds each; the medians are reported.
+    // Warm up, then the rounds; the medians are reported.
     load(addr, 500, 16, empty.clone()).await?;
     load(addr, 200, 16, intake.clone()).await?;
     for clients in a.concurrency.iter().map(|c| usize::from(*c)) {
-        let (mut base, mut cases) = (Vec::new(), Vec::new());
-        for _ in 0..3 {
-            base.push(load(addr, a.cases * 2, clients, empty.clone()).await?);
-            cases.push(load(addr, a.cases, clients, intake.clone()).await?);
+        let (mut base, mut cases, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=a.rounds {
+            let b = load(addr, a.cases * 2, clients, empty.clone()).await?;
+            let c = load(addr, a.cases, clients, intake.clone()).await?;
+            let ratio = 100.0 * c.per_second / b.per_second;
+            eprintln!(
+                "  {label}, {clients} clients, round {round}/{}: empty {:.0} req/s, intake {:.0} cases/s ({ratio:.0} %)",
+                a.rounds, b.per_second, c.per_second
+            );
+            ratios.push(ratio);
+            base.push(b);
+            cases.push(c);
         }
         let mid = |v: &mut Vec<Load>| {
             v.sort_by(|x, y| x.per_second.total_cmp(&y.per_second));
-            v.swap_remove(1)
+            v.swap_remove(v.len() / 2)
         };
+        let failed: usize = cases.iter().map(|c| c.failures).sum();
         let (b, c) = (mid(&mut base), mid(&mut cases));
+        ratios.sort_by(f64::total_cmp);
         println!("{label}: intake over HTTP, {clients} clients");
         println!(
             "  empty endpoint   {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
             b.per_second, b.p50_ms, b.p99_ms
         );
         println!(
-            "  case intake      {:>9.0} cases/s p50 {:>6.2} ms   p99 {:>6.2} ms   {:.0} % of the empty endpoint, {} failed",
+            "  case intake      {:>9.0} cases/s p50 {:>6.2} ms   p99 {:>6.2} ms   {:.0} % of the empty endpoint (rounds {:.0}–{:.0} %), {} failed in all",
             c.per_second,
             c.p50_ms,
             c.p99_ms,
-            100.0 * c.per_second / b.per_second,
-            c.failures
+            percentile(&ratios, 0.5),
+            ratios[0],
+            ratios[ratios.len() - 1],
+            failed
         );
         if let (Some(e), Some(i)) = (b.cpu_us, c.cpu_us) {
             // Where both rounds keep the CPU busy, their throughputs stand as their CPU costs;

@@ -375,6 +375,13 @@ fn the_intake_benchmark_runs_small_and_refuses_nonsense() {
         "{out}"
     );
     assert_eq!(out.matches(", 0 failed").count(), 2 * engines, "{out}");
+    // Five rounds for each number of clients, each told as it ends.
+    assert_eq!(
+        stderr(&o).matches(" clients, round 5/5: empty ").count(),
+        2 * engines,
+        "{}",
+        stderr(&o)
+    );
     // Linux tells the process's CPU time, so each round says what the CPU allows.
     assert_eq!(
         out.matches("  CPU per request  empty ").count(),
@@ -390,4 +397,14 @@ fn the_intake_benchmark_runs_small_and_refuses_nonsense() {
         .unwrap();
     assert!(!zero.status.success());
     assert!(stderr(&zero).contains("--concurrency"), "{}", stderr(&zero));
+    let no_rounds = Command::new(env!("CARGO_BIN_EXE_weige"))
+        .args(["bench", "intake", "--no-postgres", "--rounds", "0"])
+        .output()
+        .unwrap();
+    assert!(!no_rounds.status.success());
+    assert!(
+        stderr(&no_rounds).contains("--rounds"),
+        "{}",
+        stderr(&no_rounds)
+    );
 }
