@@ -108,7 +108,8 @@ impl Drop for Open<'_> {
 }
 
 /// A transaction of a [`DirectWriter`]: the statements of [`crate::Tx`] that the intake makes,
-/// with the same SQL, but for the duplicate check ([`Recent`]).
+/// with the same SQL, but for the duplicate check ([`Recent`]) and the case counter (read back
+/// without `RETURNING`).
 pub struct DirectTx<'a> {
     tx: Open<'a>,
     recent: &'a mut Recent,
@@ -178,6 +179,7 @@ impl DirectTx<'_> {
     }
 
     /// See [`crate::Tx::take_case_seqs`].
+    ///
     /// The same counter, read back by a second statement: SQLite collects `RETURNING` rows in a
     /// temporary table of their own, opened and dropped each time.
     pub fn take_case_seqs(&mut self, street: &str, year: i64, count: i64) -> Result<i64> {
