@@ -348,9 +348,24 @@ fn next_alert_at(status: &str, paused_at: Option<i64>, clocks: [Option<i64>; 4])
     domain::case::next_clock_event(status, paused_at, clocks)
 }
 
-/// Draws `count` numbers of a street and year; `$1` street, `$2` year, `$3` count.
-pub(crate) const TAKE_CASE_SEQS: &str = "INSERT INTO case_counter (street_code, year, last) VALUES ($1, $2, $3) \
-     ON CONFLICT (street_code, year) DO UPDATE SET last = case_counter.last + $3 RETURNING last";
+/// Moves a street's and year's counter on by `count`; `$1` street, `$2` year, `$3` count.
+macro_rules! bump_case_seqs {
+    () => {
+        "INSERT INTO case_counter (street_code, year, last) VALUES ($1, $2, $3) \
+         ON CONFLICT (street_code, year) DO UPDATE SET last = case_counter.last + $3"
+    };
+}
+
+/// [`TAKE_CASE_SEQS`] without the answer: the SQLite intake writer reads it back by
+/// [`CASE_SEQ`] instead of `RETURNING` (see `DirectTx::take_case_seqs`).
+pub(crate) const BUMP_CASE_SEQS: &str = bump_case_seqs!();
+
+/// A street's and year's counter; `$1` street, `$2` year.
+pub(crate) const CASE_SEQ: &str =
+    "SELECT last FROM case_counter WHERE street_code = $1 AND year = $2";
+
+/// Draws `count` numbers of a street and year: the last one drawn.
+pub(crate) const TAKE_CASE_SEQS: &str = concat!(bump_case_seqs!(), " RETURNING last");
 
 /// A multi-row insert of new cases, `rows` of them: the values in [`NewCase`]'s bind order
 /// (see [`Tx::insert_cases`]); [`CASE_IDS`] after it returns each case's id and number.

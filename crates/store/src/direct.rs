@@ -7,9 +7,9 @@
 //! which it leaves idle as the token of the write lock: the two never wait on each other.
 
 use crate::cases::{
-    EVENT_COLUMNS, INSERT_CASE_PHOTO, Placeholders, STATEMENT_CACHE, SealedPhone,
-    add_intake_counts_sql, case_ids_in_order, event_ids_in_order, insert_case_events_sql,
-    insert_cases_sql, statement_chunks,
+    BUMP_CASE_SEQS, CASE_SEQ, EVENT_COLUMNS, INSERT_CASE_PHOTO, Placeholders, STATEMENT_CACHE,
+    SealedPhone, add_intake_counts_sql, case_ids_in_order, event_ids_in_order,
+    insert_case_events_sql, insert_cases_sql, statement_chunks,
 };
 use crate::channels::{DECIDE_CHAT_DRAFT, INSERT_CASE_TRANSFER};
 use crate::notify::{ENQUEUE, NOTIFICATION_COLUMNS, WEBHOOKS, insert_notifications_sql};
@@ -184,14 +184,11 @@ impl DirectTx<'_> {
     /// temporary table of their own, opened and dropped each time.
     pub fn take_case_seqs(&mut self, street: &str, year: i64, count: i64) -> Result<i64> {
         self.tx
-            .prepare_cached(
-                "INSERT INTO case_counter (street_code, year, last) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (street_code, year) DO UPDATE SET last = case_counter.last + ?3",
-            )?
+            .prepare_cached(BUMP_CASE_SEQS)?
             .execute(rusqlite::params![street, year, count])?;
         let last = self
             .tx
-            .prepare_cached("SELECT last FROM case_counter WHERE street_code = ?1 AND year = ?2")?
+            .prepare_cached(CASE_SEQ)?
             .query_row(rusqlite::params![street, year], |r| r.get(0))?;
         Ok(last)
     }
