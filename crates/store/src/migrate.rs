@@ -121,6 +121,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_actor_index_without_anonymous.sql"),
         postgres: include_str!("../migrations/postgres/0018_actor_index_without_anonymous.sql"),
     },
+    Migration {
+        version: 19,
+        name: "keyed_counters",
+        sqlite: include_str!("../migrations/sqlite/0019_keyed_counters.sql"),
+        postgres: include_str!("../migrations/postgres/0019_keyed_counters.sql"),
+    },
 ];
 
 /// What a migration run did.
