@@ -9,7 +9,7 @@ pub use store::hex;
 /// `n` random bytes from the operating system, hex-encoded.
 pub fn random_hex(n: usize) -> Result<String, AppError> {
     let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+    store::fill_random(&mut buf).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(hex(&buf))
 }
 

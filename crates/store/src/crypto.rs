@@ -23,6 +23,35 @@ pub enum CryptoError {
     Undecryptable,
 }
 
+/// Fills `out` with random bytes from the operating system. They are drawn from a pool of the
+/// calling thread's, filled [`POOL`] bytes at a time by one `getrandom` call and wiped as it is
+/// used, so that a token or a nonce does not cost a system call of its own (a report's follow
+/// token did: 1.5 % of the CPU its request spends on the server's threads, `perf`).
+pub fn fill_random(out: &mut [u8]) -> Result<(), CryptoError> {
+    if out.len() > POOL / 4 {
+        return getrandom::fill(out).map_err(|_| CryptoError::NoRandomness);
+    }
+    thread_local! {
+        /// The pool, and how much of it has been used (all of it at first).
+        static RANDOM: std::cell::RefCell<([u8; POOL], usize)> =
+            const { std::cell::RefCell::new(([0; POOL], POOL)) };
+    }
+    RANDOM.with_borrow_mut(|(pool, used)| {
+        if POOL - *used < out.len() {
+            getrandom::fill(pool).map_err(|_| CryptoError::NoRandomness)?;
+            *used = 0;
+        }
+        let taken = &mut pool[*used..*used + out.len()];
+        out.copy_from_slice(taken);
+        taken.fill(0);
+        *used += out.len();
+        Ok(())
+    })
+}
+
+/// The size of a thread's pool of random bytes ([`fill_random`]).
+const POOL: usize = 4096;
+
 /// The ciphers of one deployment, cheap to clone. Its `Debug` shows nothing of the keys.
 #[derive(Clone)]
 pub struct FieldCipher(std::sync::Arc<Keys>);
@@ -78,7 +107,7 @@ impl FieldCipher {
     /// `version ‖ nonce (12) ‖ ciphertext ‖ tag`.
     pub fn encrypt(&self, field: &str, plaintext: &str) -> Result<Vec<u8>, CryptoError> {
         let mut nonce = [0u8; 12];
-        getrandom::fill(&mut nonce).map_err(|_| CryptoError::NoRandomness)?;
+        fill_random(&mut nonce)?;
         let sealed = self
             .0
             .aead
@@ -147,6 +176,26 @@ mod tests {
 
     fn cipher() -> FieldCipher {
         FieldCipher::from_hex(&"ab".repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn random_bytes_drawn_across_refills_of_the_pool_never_repeat() {
+        // 16 bytes at a time: the pool is refilled every 256 draws.
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2_000 {
+            let mut b = [0u8; 16];
+            fill_random(&mut b).unwrap();
+            assert!(seen.insert(b), "a draw repeated");
+        }
+        // Draws that do not fit a pool's rest, and one larger than the pool allows.
+        let mut odd = [0u8; 1000];
+        for _ in 0..10 {
+            fill_random(&mut odd).unwrap();
+            assert!(odd.iter().any(|&b| b != 0));
+        }
+        let mut big = vec![0u8; 3 * POOL];
+        fill_random(&mut big).unwrap();
+        assert!(big[2 * POOL..].iter().any(|&b| b != 0));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use cases::{
     REPORTER_PHONE_FIELD,
 };
 pub use channels::{CaseTransferRow, ChatDraftRow, ChatGroupRow, NewChatDraft, TransferSourceRow};
-pub use crypto::{CryptoError, FieldCipher, hex};
+pub use crypto::{CryptoError, FieldCipher, fill_random, hex};
 pub use direct::{DirectTx, DirectWriter};
 pub use error::StoreError;
 pub use grid::{GridNode, GridNodeInput, GridNodeVersion};
