@@ -128,39 +128,83 @@ fn rejection(status: StatusCode, code: &str, zh: &str, detail: String) -> ApiErr
 /// `Json<T>` whose rejections are `{code, message}`.
 pub struct ApiJson<T>(pub T);
 
+/// Whether a request says its body is plain JSON (`application/json`, perhaps with parameters).
+fn plain_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(e) => Err(match &e {
-                JsonRejection::MissingJsonContentType(_) => rejection(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "请求须为 JSON (Content-Type: application/json)",
-                    e.body_text(),
-                ),
-                JsonRejection::JsonSyntaxError(_) => rejection(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_json",
-                    "JSON 格式错误",
-                    e.body_text(),
-                ),
-                JsonRejection::JsonDataError(_) => rejection(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid",
-                    "JSON 字段不符合要求",
-                    e.body_text(),
-                ),
-                _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => rejection(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "请求体过大",
-                    e.body_text(),
-                ),
-                _ => rejection(e.status(), "bad_request", "请求无法读取", e.body_text()),
-            }),
+        // A plain JSON body is parsed as it is; `Json` (which follows the path to every key
+        // to name the one at fault, an allocation a key) parses only what failed, for its
+        // message, and takes every other content type.
+        if plain_json(req.headers()) {
+            let bytes = match axum::body::Bytes::from_request(req, state).await {
+                Ok(b) => b,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(rejection(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "请求体过大",
+                        e.body_text(),
+                    ));
+                }
+                Err(e) => {
+                    return Err(rejection(
+                        e.status(),
+                        "bad_request",
+                        "请求无法读取",
+                        e.body_text(),
+                    ));
+                }
+            };
+            if let Ok(v) = serde_json::from_slice(&bytes) {
+                return Ok(ApiJson(v));
+            }
+            return Json::<T>::from_bytes(&bytes)
+                .map(|Json(v)| ApiJson(v))
+                .map_err(|e| json_rejection(&e));
         }
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| ApiJson(v))
+            .map_err(|e| json_rejection(&e))
+    }
+}
+
+/// A refused JSON body's `{code, message}`.
+fn json_rejection(e: &JsonRejection) -> ApiError {
+    match e {
+        JsonRejection::MissingJsonContentType(_) => rejection(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "请求须为 JSON (Content-Type: application/json)",
+            e.body_text(),
+        ),
+        JsonRejection::JsonSyntaxError(_) => rejection(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "JSON 格式错误",
+            e.body_text(),
+        ),
+        JsonRejection::JsonDataError(_) => rejection(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "JSON 字段不符合要求",
+            e.body_text(),
+        ),
+        _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => rejection(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "请求体过大",
+            e.body_text(),
+        ),
+        _ => rejection(e.status(), "bad_request", "请求无法读取", e.body_text()),
     }
 }
 

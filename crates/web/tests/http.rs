@@ -97,6 +97,23 @@ async fn bad_requests_get_a_clear_4xx() {
             r.text()
         );
     }
+    // A JSON body whose content type carries parameters is read the same; a field of the wrong
+    // type is named in the message.
+    let r = t
+        .send(raw(
+            Method::POST,
+            "/api/v1/session",
+            "application/json; charset=utf-8",
+            "{\"username\": 1, \"password\": \"x\"}",
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(r.json()["code"], "invalid");
+    assert!(
+        r.json()["message"].as_str().unwrap().contains("username"),
+        "{}",
+        r.text()
+    );
     let cases = [
         ("/api/v1/accounts/abc", StatusCode::BAD_REQUEST),
         ("/api/v1/accounts/999999", StatusCode::NOT_FOUND),
