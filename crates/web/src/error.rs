@@ -144,25 +144,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         // to name the one at fault, an allocation a key) parses only what failed, for its
         // message, and takes every other content type.
         if plain_json(req.headers()) {
-            let bytes = match axum::body::Bytes::from_request(req, state).await {
-                Ok(b) => b,
-                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    return Err(rejection(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "请求体过大",
-                        e.body_text(),
-                    ));
-                }
-                Err(e) => {
-                    return Err(rejection(
-                        e.status(),
-                        "bad_request",
-                        "请求无法读取",
-                        e.body_text(),
-                    ));
-                }
-            };
+            let bytes = axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|e| unreadable(e.status(), e.body_text()))?;
             if let Ok(v) = serde_json::from_slice(&bytes) {
                 return Ok(ApiJson(v));
             }
@@ -198,14 +182,26 @@ fn json_rejection(e: &JsonRejection) -> ApiError {
             "JSON 字段不符合要求",
             e.body_text(),
         ),
-        _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => rejection(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "请求体过大",
-            e.body_text(),
-        ),
-        _ => rejection(e.status(), "bad_request", "请求无法读取", e.body_text()),
+        _ => unreadable(e.status(), e.body_text()),
     }
+}
+
+/// A body that could not be read: too large, or cut off.
+fn unreadable(status: StatusCode, detail: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large(detail)
+    } else {
+        rejection(status, "bad_request", "请求无法读取", detail)
+    }
+}
+
+fn too_large(detail: String) -> ApiError {
+    rejection(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "请求体过大",
+        detail,
+    )
 }
 
 /// `Form<T>` whose rejections are `{code, message}`.
@@ -223,12 +219,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiForm<T> {
                     "请求须为表单 (application/x-www-form-urlencoded)",
                     e.body_text(),
                 ),
-                _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => rejection(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "请求体过大",
-                    e.body_text(),
-                ),
+                _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(e.body_text()),
                 _ => rejection(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid",
