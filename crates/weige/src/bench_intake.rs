@@ -370,7 +370,7 @@ async fn run_engine(a: &IntakeArgs, url: &str, label: &str) -> Result<(), String
             let c = load(addr, a.cases, clients, intake.clone()).await?;
             let ratio = 100.0 * c.per_second / b.per_second;
             eprintln!(
-                "  {label}, {clients} clients, round {round}/{}: empty {:.0} req/s, intake {:.0} cases/s ({ratio:.0} %)",
+                "  {label}, {clients} clients, round {round}/{}: empty {:.0} req/s, intake {:.0} cases/s ({ratio:.1} %)",
                 a.rounds, b.per_second, c.per_second
             );
             ratios.push(ratio);
@@ -389,8 +389,9 @@ async fn run_engine(a: &IntakeArgs, url: &str, label: &str) -> Result<(), String
             "  empty endpoint   {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
             b.per_second, b.p50_ms, b.p99_ms
         );
+        // Ratios to a tenth of a point: SPEC §10's 30 % is not met by 29.6 % shown as 30.
         println!(
-            "  case intake      {:>9.0} cases/s p50 {:>6.2} ms   p99 {:>6.2} ms   {:.0} % of the empty endpoint (rounds {:.0}–{:.0} %), {} failed in all",
+            "  case intake      {:>9.0} cases/s p50 {:>6.2} ms   p99 {:>6.2} ms   {:.1} % of the empty endpoint (rounds {:.1}–{:.1} %), {} failed in all",
             c.per_second,
             c.p50_ms,
             c.p99_ms,
@@ -407,7 +408,7 @@ async fn run_engine(a: &IntakeArgs, url: &str, label: &str) -> Result<(), String
                 store::Engine::Postgres => "server and load generator, not PostgreSQL's",
             };
             println!(
-                "  CPU per request  empty {e:.0} us, intake {i:.0} us ({whose}): the CPU allows intake {:.0} % of the empty endpoint",
+                "  CPU per request  empty {e:.0} us, intake {i:.0} us ({whose}): the CPU allows intake {:.1} % of the empty endpoint",
                 100.0 * e / i
             );
         }
