@@ -73,6 +73,22 @@ async fn a_second_migration_run_changes_nothing() {
 }
 
 #[tokio::test]
+async fn taking_a_connection_leaves_its_callers_futures_small() {
+    // The pool's own futures are several KB (8.7 KB in a release build); a caller that may
+    // read the database carries only a box of them, read or not.
+    let db = testing::fresh().await;
+    let s = &db.store;
+    for (what, size) in [
+        ("read_once", std::mem::size_of_val(&s.read_once())),
+        ("read", std::mem::size_of_val(&s.read())),
+        ("write", std::mem::size_of_val(&s.write())),
+        ("hold_writer", std::mem::size_of_val(&s.hold_writer())),
+    ] {
+        assert!(size <= 256, "{what}'s future is {size} bytes");
+    }
+}
+
+#[tokio::test]
 async fn a_taken_username_is_a_conflict_named_alike_on_both_engines() {
     let db = testing::fresh().await;
     let scope = street(&db.store).await;
