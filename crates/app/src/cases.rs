@@ -2069,6 +2069,8 @@ impl App {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_report_detail_says_the_same_with_or_without_extras() {
         use serde_json::{Map, Value, json};
@@ -2096,8 +2098,6 @@ mod tests {
                    "media_url": "https://example.cn/a.jpg"})
         );
     }
-
-    use super::*;
 
     #[test]
     fn clocks_turn_yellow_then_red_and_stop_when_paused_or_done() {

@@ -380,10 +380,9 @@ impl App {
             let sqlite = app.store.engine() == store::Engine::Sqlite;
             let home = tokio::runtime::Handle::try_current().ok();
             // The direct writer blocks the thread it writes on: its own, not a server's.
-            let own_thread = sqlite.then(writer_thread).flatten();
-            let own = own_thread.is_some();
+            let thread = sqlite.then(writer_thread).flatten();
+            let own_thread = thread.is_some();
             let writer = async move {
-                let own_thread = own;
                 let _turn = app.intake.writer.clone().lock_owned().await;
                 let mut direct = app.take_direct().await;
                 let writing = Writing(app);
@@ -434,7 +433,7 @@ impl App {
                         .await;
                 }
             };
-            match own_thread {
+            match thread {
                 Some(rt) => drop(rt.spawn(writer)),
                 None => drop(tokio::spawn(writer)),
             }
